@@ -1,0 +1,5 @@
+//! Evaluation: next-token loss and perplexity over held-out blocks.
+
+pub mod perplexity;
+
+pub use perplexity::{Perplexity, next_token_loss, perplexity};

@@ -1,0 +1,71 @@
+//! Perplexity as transformers reports it for `labels = input_ids`: the mean cross-entropy of
+//! predicting token t+1 from tokens 0..=t inside each block, exponentiated.
+
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use candle_core::{Device, Tensor};
+
+use crate::models::CausalLm;
+
+/// Mean next-token cross-entropy of logits (batch, seq, vocab) against ids (batch, seq).
+pub fn next_token_loss(logits: &Tensor, ids: &Tensor) -> candle_core::Result<Tensor> {
+    let (b, t, v) = logits.dims3()?;
+    let pred = logits.narrow(1, 0, t - 1)?.reshape((b * (t - 1), v))?;
+    let target = ids.narrow(1, 1, t - 1)?.flatten_all()?;
+    candle_nn::loss::cross_entropy(&pred, &target)
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Perplexity {
+    pub blocks: usize,
+    pub block_len: usize,
+    /// Tokens whose probability was scored (block_len - 1 per block).
+    pub predicted_tokens: usize,
+    pub mean_nll: f64,
+    pub ppl: f64,
+    pub seconds: f64,
+    /// Input tokens through the forward pass per second.
+    pub tokens_per_s: f64,
+}
+
+pub fn perplexity(
+    lm: &dyn CausalLm,
+    blocks: &[&[u32]],
+    batch_size: usize,
+    device: &Device,
+) -> Result<Perplexity> {
+    let Some(first) = blocks.first() else {
+        bail!("no eval blocks to score")
+    };
+    let block_len = first.len();
+    if block_len < 2 || blocks.iter().any(|b| b.len() != block_len) {
+        bail!("eval blocks must all have the same length of at least 2 tokens")
+    }
+    let start = Instant::now();
+    let mut nll_sum = 0f64;
+    let mut predicted = 0usize;
+    for chunk in blocks.chunks(batch_size.max(1)) {
+        let flat: Vec<u32> = chunk.iter().flat_map(|b| b.iter().copied()).collect();
+        let ids = Tensor::from_vec(flat, (chunk.len(), block_len), device)?;
+        let logits = lm.forward(&ids)?;
+        let n = chunk.len() * (block_len - 1);
+        let mean = next_token_loss(&logits, &ids)?.to_dtype(candle_core::DType::F64)?;
+        nll_sum += mean.to_scalar::<f64>()? * n as f64;
+        predicted += n;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let mean_nll = nll_sum / predicted as f64;
+    if !mean_nll.is_finite() {
+        bail!("eval loss is not finite ({mean_nll})")
+    }
+    Ok(Perplexity {
+        blocks: blocks.len(),
+        block_len,
+        predicted_tokens: predicted,
+        mean_nll,
+        ppl: mean_nll.exp(),
+        seconds,
+        tokens_per_s: (blocks.len() * block_len) as f64 / seconds,
+    })
+}

@@ -1,0 +1,12 @@
+//! ablate: measure what partial fine-tuning of small causal language models costs and buys.
+//!
+//! Data flows one way: config -> data -> model -> train -> measure -> record -> report.
+
+pub mod bench;
+pub mod config;
+pub mod data;
+pub mod eval;
+pub mod measure;
+pub mod models;
+pub mod nn;
+pub mod train;

@@ -1,0 +1,380 @@
+//! The `ablate` command line: parse, call the library, print.
+
+use std::path::{Path, PathBuf};
+
+use std::sync::Arc;
+
+use ablate::bench::{BenchSettings, bench};
+use ablate::config::datasets::{Catalog, DEFAULT_CATALOG, DatasetSpec};
+use ablate::config::train::TrainSettings;
+use ablate::data::Dataset;
+use ablate::eval::perplexity;
+use ablate::models::{self, ModelSpec, fetch::KnownModel};
+use ablate::train::run::{RunPlan, run};
+use ablate::train::strategy::resolve;
+use ablate::train::{Accounting, load_for_strategy, plan_accounting};
+use anyhow::{Context, Result, bail};
+use candle_core::Device;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "ablate",
+    version,
+    about = "What partial fine-tuning of small causal LMs costs and buys"
+)]
+struct Cli {
+    /// CPU threads for candle and rayon (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Download a known model (e.g. `smollm2`) into the cache and check its sha256.
+    Fetch {
+        /// Alias of the model.
+        model: String,
+    },
+    /// Eval perplexity and forward tokens/s of a model on the held-out split of datasets.
+    Eval {
+        /// Alias (smollm2-135m), HF folder, .gguf file or hub id.
+        #[arg(long, default_value = "smollm2-135m")]
+        model: String,
+        /// Dataset name from the catalog, or a text file / folder; repeatable.
+        #[arg(long, required = true)]
+        data: Vec<String>,
+        /// Dataset catalog.
+        #[arg(long, default_value = DEFAULT_CATALOG)]
+        datasets: PathBuf,
+        /// Override the block length.
+        #[arg(long)]
+        seq_len: Option<usize>,
+        /// Blocks per forward pass.
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// Score at most this many eval blocks (all by default).
+        #[arg(long)]
+        max_blocks: Option<usize>,
+        /// Write the scored token blocks as JSON (for the reference comparison).
+        #[arg(long)]
+        save_blocks: Option<PathBuf>,
+    },
+    /// Parameter accounting of a strategy, as PEFT prints it, plus a breakdown by group.
+    Params {
+        #[arg(long, default_value = "smollm2-135m")]
+        model: String,
+        #[arg(long, default_value = "attn_embed_frozen")]
+        strategy: String,
+        /// TOML file with custom `[strategies.NAME]` tables.
+        #[arg(long)]
+        strategies: Option<PathBuf>,
+        /// Build the model from its weights instead of counting from the config alone.
+        #[arg(long)]
+        load: bool,
+    },
+    /// Train one model on one dataset with one strategy and report the measurements.
+    Train {
+        #[arg(long, default_value = "smollm2-135m")]
+        model: String,
+        #[arg(long)]
+        data: String,
+        #[arg(long, default_value = "attn_embed_frozen")]
+        strategy: String,
+        #[arg(long)]
+        strategies: Option<PathBuf>,
+        #[arg(long, default_value = DEFAULT_CATALOG)]
+        datasets: PathBuf,
+        /// Other corpora to evaluate before and after (forgetting).
+        #[arg(long)]
+        also_eval: Vec<String>,
+        #[arg(long)]
+        seq_len: Option<usize>,
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        #[arg(long, default_value_t = 4)]
+        batch: usize,
+        #[arg(long, default_value_t = 1e-4)]
+        lr: f64,
+        #[arg(long, default_value_t = 16)]
+        eval_blocks: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Time training steps per strategy (interleaved, repeated, medians).
+    Bench {
+        #[arg(long, default_value = "smollm2-135m")]
+        model: String,
+        /// Comma-separated strategies.
+        #[arg(long, value_delimiter = ',', default_values_t = ["full".to_string(), "attn_frozen".into(), "attn_embed_frozen".into(), "mlp_only".into(), "lora".into()])]
+        strategies: Vec<String>,
+        #[arg(long, default_value_t = 4)]
+        batch: usize,
+        #[arg(long, default_value_t = 128)]
+        seq_len: usize,
+        #[arg(long, default_value_t = 2)]
+        steps: usize,
+        #[arg(long, default_value_t = 3)]
+        repeats: usize,
+    },
+}
+
+fn resolve_dataset(name: &str, catalog: &Path, seq_len: Option<usize>) -> Result<DatasetSpec> {
+    let as_path = Path::new(name);
+    let mut spec = if as_path.exists() {
+        DatasetSpec::from_path(as_path, seq_len.unwrap_or(128))?
+    } else {
+        Catalog::load(catalog)?.get(name)?
+    };
+    if let Some(s) = seq_len {
+        spec.seq_len = s;
+    }
+    Ok(spec)
+}
+
+fn eval(
+    model: &str,
+    data: &[String],
+    catalog: &Path,
+    seq_len: Option<usize>,
+    batch: usize,
+    max_blocks: Option<usize>,
+    save_blocks: Option<&Path>,
+) -> Result<()> {
+    let device = Device::Cpu;
+    let specs = data
+        .iter()
+        .map(|d| resolve_dataset(d, catalog, seq_len))
+        .collect::<Result<Vec<_>>>()?;
+    let m = models::load_frozen(model, &device)?;
+    println!("model {model}: {}", m.source);
+    let mut saved = serde_json::Map::new();
+    for spec in &specs {
+        if spec.seq_len > m.arch().max_positions() {
+            bail!(
+                "dataset {}: seq_len {} exceeds the model's {} positions",
+                spec.name,
+                spec.seq_len,
+                m.arch().max_positions()
+            )
+        }
+        let ds = Dataset::load(spec, &m.tokenizer)?;
+        let mut blocks = ds.eval_blocks();
+        if let Some(n) = max_blocks {
+            blocks.truncate(n);
+        }
+        let r = perplexity(m.lm.as_ref(), &blocks, batch, &device)?;
+        println!(
+            "{}: {} files, train {} tokens, eval {} tokens; scored {} blocks x {} tokens",
+            ds.name,
+            ds.files.len(),
+            ds.train_tokens(),
+            ds.eval_tokens(),
+            r.blocks,
+            r.block_len
+        );
+        println!(
+            "{}: eval perplexity {:.4} (mean NLL {:.5} over {} predicted tokens), {:.1} tokens/s forward-only ({:.1} s)",
+            ds.name, r.ppl, r.mean_nll, r.predicted_tokens, r.tokens_per_s, r.seconds
+        );
+        saved.insert(
+            ds.name.clone(),
+            serde_json::json!({ "blocks": blocks, "ppl": r.ppl, "mean_nll": r.mean_nll }),
+        );
+    }
+    if let Some(path) = save_blocks {
+        std::fs::write(path, serde_json::to_string(&saved)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn params(model: &str, strategy: &str, file: Option<&Path>, load: bool) -> Result<()> {
+    let spec = ModelSpec::parse(model)?;
+    let strategy = Arc::new(resolve(strategy, file)?);
+    let acc = if load {
+        let m = load_for_strategy(&spec, &strategy, 0, &Device::Cpu)?;
+        Accounting::from_params(m.lm.params())
+    } else {
+        plan_accounting(&spec.arch()?, &strategy)?
+    };
+    println!("{model} / {}", strategy.name);
+    println!("{}", acc.peft_line());
+    print!("{}", acc.table());
+    Ok(())
+}
+
+fn gb(bytes: f64) -> String {
+    format!("{:.2} GB", bytes / 1e9)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_one(
+    model: &str,
+    data: &str,
+    strategy: &str,
+    file: Option<&Path>,
+    catalog: &Path,
+    also: &[String],
+    seq_len: Option<usize>,
+    settings: TrainSettings,
+) -> Result<()> {
+    let plan = RunPlan {
+        model: ModelSpec::parse(model)?,
+        strategy: Arc::new(resolve(strategy, file)?),
+        dataset: resolve_dataset(data, catalog, seq_len)?,
+        others: also
+            .iter()
+            .map(|d| resolve_dataset(d, catalog, seq_len))
+            .collect::<Result<_>>()?,
+        settings,
+        save_to: None,
+    };
+    let out = run(&plan, &Device::Cpu, |r| {
+        println!(
+            "step {:>4}  loss {:.4}  lr {:.2e}  grad-norm {:.3}  {:.2} s",
+            r.step, r.loss, r.lr, r.grad_norm, r.step_s
+        )
+    })?;
+    println!("{}", out.accounting.peft_line());
+    println!("outcome: {:?}", out.train.outcome);
+    println!(
+        "train: {:.1} tokens/s, step p50 {:.0} ms p95 {:.0} ms, peak heap {}, peak RSS {}",
+        out.train.tokens_per_s,
+        out.train.step_ms_p50,
+        out.train.step_ms_p95,
+        gb(out.train.peak_heap_bytes as f64),
+        out.train
+            .peak_rss_bytes
+            .map_or("n/a".into(), |b| gb(b as f64))
+    );
+    for (name, before) in &out.ppl_before {
+        let after = out.ppl_after.get(name).copied().unwrap_or(f64::NAN);
+        println!("ppl {name}: {before:.3} -> {after:.3}");
+    }
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("cannot set the thread count")?;
+    }
+    match cli.command {
+        Command::Fetch { model } => {
+            let Some(known) = KnownModel::by_alias(&model) else {
+                bail!(
+                    "no known model `{model}` (known: {})",
+                    KnownModel::aliases().join(", ")
+                )
+            };
+            let path = known.fetch()?;
+            println!("{}: {} ({})", known.alias, path.display(), known.note);
+        }
+        Command::Eval {
+            model,
+            data,
+            datasets,
+            seq_len,
+            batch,
+            max_blocks,
+            save_blocks,
+        } => eval(
+            &model,
+            &data,
+            &datasets,
+            seq_len,
+            batch,
+            max_blocks,
+            save_blocks.as_deref(),
+        )?,
+        Command::Params {
+            model,
+            strategy,
+            strategies,
+            load,
+        } => params(&model, &strategy, strategies.as_deref(), load)?,
+        Command::Train {
+            model,
+            data,
+            strategy,
+            strategies,
+            datasets,
+            also_eval,
+            seq_len,
+            steps,
+            batch,
+            lr,
+            eval_blocks,
+            seed,
+        } => {
+            let settings = TrainSettings {
+                steps,
+                batch_size: batch,
+                lr,
+                eval_blocks,
+                seed,
+                warmup_steps: steps / 10,
+                ..TrainSettings::default()
+            };
+            train_one(
+                &model,
+                &data,
+                &strategy,
+                strategies.as_deref(),
+                &datasets,
+                &also_eval,
+                seq_len,
+                settings,
+            )?
+        }
+        Command::Bench {
+            model,
+            strategies,
+            batch,
+            seq_len,
+            steps,
+            repeats,
+        } => {
+            let spec = ModelSpec::parse(&model)?;
+            let strategies = strategies
+                .iter()
+                .map(|s| resolve(s, None).map(Arc::new))
+                .collect::<Result<Vec<_>>>()?;
+            let settings = BenchSettings {
+                batch_size: batch,
+                seq_len,
+                steps,
+                repeats,
+            };
+            let threads = rayon::current_num_threads();
+            println!(
+                "bench {model}: batch {batch} x seq {seq_len}, fp32, {threads} threads, {steps} timed steps x {repeats} repeats, interleaved"
+            );
+            let rows = bench(&spec, &strategies, &settings, &Device::Cpu, |l| {
+                eprintln!("{l}")
+            })?;
+            println!(
+                "{:<18} {:>10} {:>10} {:>10} {:>14} {:>12}",
+                "strategy", "trainable%", "tokens/s", "step s", "peak heap", "peak RSS"
+            );
+            for r in rows {
+                println!(
+                    "{:<18} {:>9.2}% {:>10.1} {:>10.2} {:>14} {:>12}",
+                    r.strategy,
+                    r.trainable_pct,
+                    r.tokens_per_s,
+                    r.step_s,
+                    gb(r.peak_heap_bytes as f64),
+                    r.peak_rss_bytes.map_or("n/a".into(), |b| gb(b as f64))
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! Measuring a run: live heap bytes (a counting global allocator), resident set size, timers.
+
+pub mod alloc;
+pub mod rss;
+pub mod stats;
+
+/// How a peak-memory number was obtained; stored next to the number in every result row.
+pub const HEAP_METHOD: &str = "counting global allocator: high-water mark of live heap bytes";
+pub const RSS_METHOD: &str = "VmHWM from /proc/self/status, reset via /proc/self/clear_refs";

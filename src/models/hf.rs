@@ -1,0 +1,53 @@
+//! Hugging Face checkpoint folders: config.json + *.safetensors + tokenizer.json.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use candle_core::Device;
+use tokenizers::Tokenizer;
+
+use super::{ArchConfig, Checkpoint, check_vocab};
+
+fn required(dir: &Path, name: &str) -> Result<PathBuf> {
+    let p = dir.join(name);
+    if !p.is_file() {
+        bail!("missing model file {}", p.display())
+    }
+    Ok(p)
+}
+
+pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
+    Tokenizer::from_file(path).map_err(|e| anyhow!("cannot read tokenizer {}: {e}", path.display()))
+}
+
+pub fn read(dir: &Path, device: &Device) -> Result<Checkpoint> {
+    let arch = ArchConfig::from_hf_json(&required(dir, "config.json")?)?;
+    let tok_path = required(dir, "tokenizer.json")?;
+    let tokenizer = load_tokenizer(&tok_path)?;
+    check_vocab(&tokenizer, &arch, &tok_path.display().to_string())?;
+
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list model folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        // Test fixtures keep reference outputs beside the weights.
+        .filter(|p| p.file_name().is_some_and(|n| n != "reference.safetensors"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("missing model file: no *.safetensors in {}", dir.display())
+    }
+    let mut tensors = HashMap::new();
+    for f in &files {
+        let loaded = candle_core::safetensors::load(f, device)
+            .with_context(|| format!("cannot read safetensors file {}", f.display()))?;
+        tensors.extend(loaded);
+    }
+    Ok(Checkpoint {
+        arch,
+        tensors,
+        tokenizer,
+        source: format!("Hugging Face folder {}", dir.display()),
+    })
+}

@@ -1,0 +1,175 @@
+//! The Llama family (SmolLM2, TinyLlama, Llama 2/3 without RoPE scaling), as transformers'
+//! `LlamaForCausalLM` computes it: RMSNorm, RoPE on q and k, grouped-query attention, SwiGLU.
+
+use anyhow::Result;
+use candle_core::{Device, Tensor};
+
+use super::config::{ArchConfig, LlamaConfig};
+use super::weights::WeightSet;
+use super::{CausalLm, embed};
+use crate::nn::add::add;
+use crate::nn::matmul::matmul;
+use crate::nn::rope::RotaryTables;
+use crate::nn::softmax::causal_softmax;
+use crate::nn::{Linear, Param, RmsNorm};
+
+pub struct Llama {
+    arch: ArchConfig,
+    cfg: LlamaConfig,
+    embed_tokens: Param,
+    layers: Vec<Block>,
+    norm: RmsNorm,
+    lm_head: Linear,
+    rope: RotaryTables,
+}
+
+struct Block {
+    input_layernorm: RmsNorm,
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    o_proj: Linear,
+    post_attention_layernorm: RmsNorm,
+    gate_proj: Linear,
+    up_proj: Linear,
+    down_proj: Linear,
+}
+
+impl Llama {
+    pub fn new(cfg: &LlamaConfig, w: &mut WeightSet, device: &Device) -> Result<Self> {
+        let (h, hd) = (cfg.hidden_size, cfg.head_dim);
+        let (nq, nkv) = (cfg.num_attention_heads, cfg.num_key_value_heads);
+        let embed_tokens = w.param("model.embed_tokens.weight", (cfg.vocab_size, h))?;
+        let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
+        for i in 0..cfg.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            let ab = cfg.attention_bias;
+            let mb = cfg.mlp_bias;
+            let eps = cfg.rms_norm_eps;
+            layers.push(Block {
+                input_layernorm: RmsNorm::new(
+                    w.param(&format!("{p}.input_layernorm.weight"), h)?,
+                    eps,
+                ),
+                q_proj: w.linear(&format!("{p}.self_attn.q_proj"), nq * hd, h, ab)?,
+                k_proj: w.linear(&format!("{p}.self_attn.k_proj"), nkv * hd, h, ab)?,
+                v_proj: w.linear(&format!("{p}.self_attn.v_proj"), nkv * hd, h, ab)?,
+                o_proj: w.linear(&format!("{p}.self_attn.o_proj"), h, nq * hd, ab)?,
+                post_attention_layernorm: RmsNorm::new(
+                    w.param(&format!("{p}.post_attention_layernorm.weight"), h)?,
+                    eps,
+                ),
+                gate_proj: w.linear(&format!("{p}.mlp.gate_proj"), cfg.intermediate_size, h, mb)?,
+                up_proj: w.linear(&format!("{p}.mlp.up_proj"), cfg.intermediate_size, h, mb)?,
+                down_proj: w.linear(&format!("{p}.mlp.down_proj"), h, cfg.intermediate_size, mb)?,
+            });
+        }
+        let norm = RmsNorm::new(w.param("model.norm.weight", h)?, cfg.rms_norm_eps);
+        // Checkpoints of tied models usually omit lm_head; when present and untied, use it.
+        let lm_head = if cfg.tie_word_embeddings {
+            Linear::new(embed_tokens.clone(), None)
+        } else {
+            w.linear("lm_head", cfg.vocab_size, h, false)?
+        };
+        let rope = RotaryTables::new(hd, cfg.max_position_embeddings, cfg.rope_theta, device)?;
+        Ok(Self {
+            arch: ArchConfig::Llama(cfg.clone()),
+            cfg: cfg.clone(),
+            embed_tokens,
+            layers,
+            norm,
+            lm_head,
+            rope,
+        })
+    }
+}
+
+impl Block {
+    fn attention(
+        &self,
+        x: &Tensor,
+        cfg: &LlamaConfig,
+        rope: &RotaryTables,
+    ) -> candle_core::Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let (nq, nkv, hd) = (
+            cfg.num_attention_heads,
+            cfg.num_key_value_heads,
+            cfg.head_dim,
+        );
+        let heads = |y: Tensor, n: usize| y.reshape((b, t, n, hd))?.transpose(1, 2);
+        let q = rope.apply(&heads(self.q_proj.forward(x)?, nq)?)?;
+        let k = rope.apply(&heads(self.k_proj.forward(x)?, nkv)?)?;
+        let v = heads(self.v_proj.forward(x)?, nkv)?;
+        let (k, v) = (repeat_kv(&k, nq / nkv)?, repeat_kv(&v, nq / nkv)?);
+        let q = (q * (1.0 / (hd as f64).sqrt()))?;
+        let scores = matmul(&q, &k.t()?)?;
+        let probs = causal_softmax(&scores, None)?;
+        let y = matmul(&probs, &v.contiguous()?)?;
+        let y = y.transpose(1, 2)?.reshape((b, t, nq * hd))?;
+        self.o_proj.forward(&y)
+    }
+
+    fn forward(
+        &self,
+        x: &Tensor,
+        cfg: &LlamaConfig,
+        rope: &RotaryTables,
+    ) -> candle_core::Result<Tensor> {
+        let x = add(
+            x,
+            &self.attention(&self.input_layernorm.forward(x)?, cfg, rope)?,
+        )?;
+        let h = self.post_attention_layernorm.forward(&x)?;
+        let mlp = (self.gate_proj.forward(&h)?.silu()? * self.up_proj.forward(&h)?)?;
+        add(&x, &self.down_proj.forward(&mlp)?)
+    }
+
+    fn params(&self) -> Vec<&Param> {
+        let mut p = self.input_layernorm.params();
+        for l in [&self.q_proj, &self.k_proj, &self.v_proj, &self.o_proj] {
+            p.extend(l.params());
+        }
+        p.extend(self.post_attention_layernorm.params());
+        for l in [&self.gate_proj, &self.up_proj, &self.down_proj] {
+            p.extend(l.params());
+        }
+        p
+    }
+}
+
+/// Grouped-query attention: each key/value head serves `n_rep` consecutive query heads.
+fn repeat_kv(x: &Tensor, n_rep: usize) -> candle_core::Result<Tensor> {
+    if n_rep == 1 {
+        return Ok(x.clone());
+    }
+    let (b, n, t, d) = x.dims4()?;
+    x.unsqueeze(2)?
+        .broadcast_as((b, n, n_rep, t, d))?
+        .reshape((b, n * n_rep, t, d))
+}
+
+impl CausalLm for Llama {
+    fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let mut x = embed(&self.embed_tokens, ids)?;
+        for layer in &self.layers {
+            x = layer.forward(&x, &self.cfg, &self.rope)?;
+        }
+        let x = self.norm.forward(&x)?;
+        self.lm_head.forward(&x)
+    }
+
+    fn params(&self) -> Vec<&Param> {
+        let mut p = vec![&self.embed_tokens];
+        p.extend(self.layers.iter().flat_map(Block::params));
+        p.extend(self.norm.params());
+        if !self.cfg.tie_word_embeddings {
+            p.extend(self.lm_head.params());
+        }
+        p
+    }
+
+    fn arch(&self) -> &ArchConfig {
+        &self.arch
+    }
+}

@@ -1,0 +1,193 @@
+//! Causal language models on differentiable building blocks, and the loaders that build them
+//! from a Hugging Face folder, a GGUF file, a hub id or the offline default (`smollm2-135m`).
+
+pub mod config;
+pub mod fetch;
+pub mod gguf;
+pub mod gpt_neo;
+pub mod hf;
+pub mod hub;
+pub mod llama;
+pub mod weights;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use candle_core::{Device, Tensor};
+use tokenizers::Tokenizer;
+
+use crate::nn::Param;
+pub use config::ArchConfig;
+pub use weights::{ParamPlan, WeightSet};
+
+/// A decoder-only LM: token ids (batch, seq) -> logits (batch, seq, vocab) at every position.
+pub trait CausalLm: Send + Sync {
+    fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor>;
+    /// Every distinct parameter once (a tied lm_head is not counted twice), in checkpoint order.
+    fn params(&self) -> Vec<&Param>;
+    fn arch(&self) -> &ArchConfig;
+}
+
+/// Embedding lookup. A frozen table is a plain tensor, so nothing is recorded for backward.
+pub(crate) fn embed(table: &Param, ids: &Tensor) -> candle_core::Result<Tensor> {
+    let (b, t) = ids.dims2()?;
+    let h = table.tensor().dim(1)?;
+    table
+        .tensor()
+        .index_select(&ids.flatten_all()?, 0)?
+        .reshape((b, t, h))
+}
+
+/// A loaded model with its tokenizer and a note on where it came from.
+pub struct Model {
+    pub lm: Box<dyn CausalLm>,
+    pub tokenizer: Tokenizer,
+    /// Human-readable origin, e.g. the file and how its weights were converted.
+    pub source: String,
+}
+
+impl Model {
+    pub fn arch(&self) -> &ArchConfig {
+        self.lm.arch()
+    }
+
+    pub fn eos_token_id(&self) -> Option<u32> {
+        ["<|endoftext|>", "</s>", "<eos>"]
+            .iter()
+            .find_map(|t| self.tokenizer.token_to_id(t))
+    }
+}
+
+/// Where a model comes from, as named in a config or on the command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelSpec {
+    /// A short alias of a model `ablate fetch` knows how to obtain offline.
+    Alias(&'static fetch::KnownModel),
+    HfDir(PathBuf),
+    Gguf(PathBuf),
+    Hub(String),
+}
+
+impl ModelSpec {
+    pub fn parse(spec: &str) -> Result<Self> {
+        if let Some(known) = fetch::KnownModel::by_alias(spec) {
+            return Ok(Self::Alias(known));
+        }
+        let path = Path::new(spec);
+        if path.is_dir() {
+            return Ok(Self::HfDir(path.to_path_buf()));
+        }
+        if path.is_file() {
+            if path.extension().is_some_and(|e| e == "gguf") {
+                return Ok(Self::Gguf(path.to_path_buf()));
+            }
+            bail!(
+                "model file {}: expected a .gguf file or a folder with config.json",
+                path.display()
+            )
+        }
+        let looks_like_path = spec.starts_with('.')
+            || spec.starts_with('/')
+            || spec.starts_with('~')
+            || spec.ends_with(".gguf")
+            || spec.matches('/').count() != 1;
+        if looks_like_path {
+            bail!(
+                "model `{spec}`: no such file or folder, and not a known alias ({})",
+                fetch::KnownModel::aliases().join(", ")
+            )
+        }
+        Ok(Self::Hub(spec.to_string()))
+    }
+
+    /// Read the checkpoint, let `plan_for` decide from its tensor names which weights train,
+    /// then build the model.
+    pub fn load(
+        &self,
+        device: &Device,
+        plan_for: &dyn Fn(&Checkpoint) -> Result<ParamPlan>,
+    ) -> Result<Model> {
+        self.read(device)?.build(device, plan_for)
+    }
+
+    /// Read the checkpoint (weights, architecture, tokenizer) without building a model.
+    pub fn read(&self, device: &Device) -> Result<Checkpoint> {
+        match self {
+            Self::Alias(known) => gguf::read(&known.ensure()?, device),
+            Self::HfDir(dir) => hf::read(dir, device),
+            Self::Gguf(path) => gguf::read(path, device),
+            Self::Hub(id) => hf::read(&hub::download(id)?, device),
+        }
+    }
+
+    /// The architecture alone (config.json or GGUF metadata), without reading weights.
+    pub fn arch(&self) -> Result<ArchConfig> {
+        match self {
+            Self::Alias(known) => gguf::read_arch(&known.ensure()?),
+            Self::HfDir(dir) => ArchConfig::from_hf_json(&dir.join("config.json")),
+            Self::Gguf(path) => gguf::read_arch(path),
+            Self::Hub(id) => ArchConfig::from_hf_json(&hub::download_config(id)?),
+        }
+    }
+}
+
+/// Tensors, architecture and tokenizer as read from disk, before any model is built.
+pub struct Checkpoint {
+    pub arch: ArchConfig,
+    pub tensors: std::collections::HashMap<String, Tensor>,
+    pub tokenizer: Tokenizer,
+    pub source: String,
+}
+
+impl Checkpoint {
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.tensors.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Build a model; the checkpoint stays usable (tensors are shared, Vars copy on creation).
+    pub fn build(
+        &self,
+        device: &Device,
+        plan_for: &dyn Fn(&Checkpoint) -> Result<ParamPlan>,
+    ) -> Result<Model> {
+        let plan = plan_for(self)?;
+        let mut weights = WeightSet::new(self.tensors.clone(), self.source.clone(), plan);
+        let lm = build_lm(&self.arch, &mut weights, device)?;
+        Ok(Model {
+            lm,
+            tokenizer: self.tokenizer.clone(),
+            source: self.source.clone(),
+        })
+    }
+}
+
+/// Load a model by spec with every weight frozen (evaluation).
+pub fn load_frozen(spec: &str, device: &Device) -> Result<Model> {
+    ModelSpec::parse(spec)?.load(device, &|_| Ok(ParamPlan::frozen()))
+}
+
+/// Build the architecture from its config and named weights.
+pub fn build_lm(
+    arch: &ArchConfig,
+    w: &mut WeightSet,
+    device: &Device,
+) -> Result<Box<dyn CausalLm>> {
+    Ok(match arch {
+        ArchConfig::Llama(c) => Box::new(llama::Llama::new(c, w, device)?),
+        ArchConfig::GptNeo(c) => Box::new(gpt_neo::GptNeo::new(c, w, device)?),
+    })
+}
+
+/// The tokenizer must not produce ids the embedding table does not have.
+pub(crate) fn check_vocab(tokenizer: &Tokenizer, arch: &ArchConfig, origin: &str) -> Result<()> {
+    let n = tokenizer.get_vocab_size(true);
+    if n > arch.vocab_size() {
+        bail!(
+            "tokenizer {origin} has {n} tokens but the model's vocab_size is {}: they do not belong together",
+            arch.vocab_size()
+        )
+    }
+    Ok(())
+}

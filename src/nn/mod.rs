@@ -1,0 +1,20 @@
+//! Building blocks that train correctly: every op here has a backward pass, and frozen weights
+//! cost nothing in backward (no weight gradient is computed or stored for them).
+//!
+//! candle's own `Op::Matmul`, `Op::Binary` and `Op::IndexSelect` backward passes compute the
+//! gradient of every operand, even a plain tensor that nobody will ever update. The ops in this
+//! module are custom ops whose backward returns only what is needed.
+
+pub mod add;
+pub mod counters;
+pub mod linear;
+pub mod matmul;
+pub mod norm;
+pub mod param;
+pub mod rope;
+mod slices;
+pub mod softmax;
+
+pub use linear::{Linear, Lora};
+pub use norm::{LayerNorm, RmsNorm};
+pub use param::Param;

@@ -1,0 +1,230 @@
+//! RMSNorm (Llama) and LayerNorm (GPT-Neo) with backward passes.
+//!
+//! candle-nn's fused `rms_norm` / `layer_norm` have no backward: gradients silently stop there.
+//! Here the forward is a fused CPU kernel and the backward is written out in tensor ops; the
+//! weight (and bias) gradient is returned only when that parameter trains. Other devices use the
+//! composed form, which autograd differentiates by itself.
+
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, D, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::param::Param;
+use super::slices::{contiguous_f32, fused_ok};
+
+#[derive(Clone, Debug)]
+pub struct RmsNorm {
+    weight: Param,
+    eps: f64,
+}
+
+impl RmsNorm {
+    pub fn new(weight: Param, eps: f64) -> Self {
+        Self { weight, eps }
+    }
+
+    pub fn params(&self) -> Vec<&Param> {
+        vec![&self.weight]
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if fused_ok(x) {
+            x.contiguous()?
+                .apply_op2(self.weight.tensor(), RmsNormOp { eps: self.eps })
+        } else {
+            rms_norm_composed(x, self.weight.tensor(), self.eps)
+        }
+    }
+}
+
+/// The textbook form, differentiated by candle's autograd; the reference for the fused op.
+pub fn rms_norm_composed(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
+    let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
+    x.broadcast_div(&(ms + eps)?.sqrt()?)?.broadcast_mul(w)
+}
+
+/// Fused RMSNorm as a custom op, public so tests can compare it with the composed form.
+pub fn rms_norm_fused(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
+    x.contiguous()?.apply_op2(w, RmsNormOp { eps })
+}
+
+struct RmsNormOp {
+    eps: f64,
+}
+
+fn rows_mut(out: &mut [f32], d: usize) -> rayon::slice::ChunksMut<'_, f32> {
+    out.par_chunks_mut(d)
+}
+
+impl CustomOp2 for RmsNormOp {
+    fn name(&self) -> &'static str {
+        "rms-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(xs, xl, "rms-norm")?;
+        let w = contiguous_f32(ws, wl, "rms-norm weight")?;
+        let d = w.len();
+        let eps = self.eps as f32;
+        let mut out = vec![0f32; x.len()];
+        rows_mut(&mut out, d)
+            .zip(x.par_chunks(d))
+            .for_each(|(o, row)| {
+                let ms = row.iter().map(|v| v * v).sum::<f32>() / d as f32;
+                let r = 1.0 / (ms + eps).sqrt();
+                for ((o, v), w) in o.iter_mut().zip(row).zip(w) {
+                    *o = v * r * w;
+                }
+            });
+        Ok((CpuStorage::F32(out), xl.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let need_dx = x.track_op();
+        let x = x.detach();
+        let w_d = w.detach();
+        let r = (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
+            .sqrt()?
+            .recip()?;
+        let xhat = x.broadcast_mul(&r)?;
+        let dw = w
+            .track_op()
+            .then(|| sum_rows(&(grad * &xhat)?))
+            .transpose()?;
+        let dx = if need_dx {
+            let g = grad.broadcast_mul(&w_d)?;
+            let proj = (&g * &xhat)?.mean_keepdim(D::Minus1)?;
+            Some(g.sub(&xhat.broadcast_mul(&proj)?)?.broadcast_mul(&r)?)
+        } else {
+            None
+        };
+        Ok((dx, dw))
+    }
+}
+
+/// Sum over every dimension but the last.
+fn sum_rows(t: &Tensor) -> Result<Tensor> {
+    let d = t.dim(D::Minus1)?;
+    t.reshape(((), d))?.sum(0)
+}
+
+#[derive(Clone, Debug)]
+pub struct LayerNorm {
+    weight: Param,
+    bias: Param,
+    eps: f64,
+}
+
+impl LayerNorm {
+    pub fn new(weight: Param, bias: Param, eps: f64) -> Self {
+        Self { weight, bias, eps }
+    }
+
+    pub fn params(&self) -> Vec<&Param> {
+        vec![&self.weight, &self.bias]
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if fused_ok(x) {
+            layer_norm_fused(x, self.weight.tensor(), self.bias.tensor(), self.eps)
+        } else {
+            layer_norm_composed(x, self.weight.tensor(), self.bias.tensor(), self.eps)
+        }
+    }
+}
+
+pub fn layer_norm_composed(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
+    let mu = x.mean_keepdim(D::Minus1)?;
+    let xc = x.broadcast_sub(&mu)?;
+    let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
+    xc.broadcast_div(&(var + eps)?.sqrt()?)?
+        .broadcast_mul(w)?
+        .broadcast_add(b)
+}
+
+pub fn layer_norm_fused(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
+    x.contiguous()?.apply_op3(w, b, LayerNormOp { eps })
+}
+
+struct LayerNormOp {
+    eps: f64,
+}
+
+impl CustomOp3 for LayerNormOp {
+    fn name(&self) -> &'static str {
+        "layer-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        xs: &CpuStorage,
+        xl: &Layout,
+        ws: &CpuStorage,
+        wl: &Layout,
+        bs: &CpuStorage,
+        bl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(xs, xl, "layer-norm")?;
+        let w = contiguous_f32(ws, wl, "layer-norm weight")?;
+        let b = contiguous_f32(bs, bl, "layer-norm bias")?;
+        let d = w.len();
+        let eps = self.eps as f32;
+        let mut out = vec![0f32; x.len()];
+        rows_mut(&mut out, d)
+            .zip(x.par_chunks(d))
+            .for_each(|(o, row)| {
+                let mu = row.iter().sum::<f32>() / d as f32;
+                let var = row.iter().map(|v| (v - mu) * (v - mu)).sum::<f32>() / d as f32;
+                let r = 1.0 / (var + eps).sqrt();
+                for (i, o) in o.iter_mut().enumerate() {
+                    *o = (row[i] - mu) * r * w[i] + b[i];
+                }
+            });
+        Ok((CpuStorage::F32(out), xl.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let need_dx = x.track_op();
+        let x = x.detach();
+        let mu = x.mean_keepdim(D::Minus1)?;
+        let xc = x.broadcast_sub(&mu)?;
+        let r = (xc.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
+            .sqrt()?
+            .recip()?;
+        let xhat = xc.broadcast_mul(&r)?;
+        let dw = w
+            .track_op()
+            .then(|| sum_rows(&(grad * &xhat)?))
+            .transpose()?;
+        let db = b.track_op().then(|| sum_rows(grad)).transpose()?;
+        if !need_dx {
+            return Ok((None, dw, db));
+        }
+        let g = grad.broadcast_mul(&w.detach())?;
+        let g_mean = g.mean_keepdim(D::Minus1)?;
+        let proj = (&g * &xhat)?.mean_keepdim(D::Minus1)?;
+        let dx = g
+            .broadcast_sub(&g_mean)?
+            .sub(&xhat.broadcast_mul(&proj)?)?
+            .broadcast_mul(&r)?;
+        Ok((Some(dx), dw, db))
+    }
+}

@@ -1,0 +1,13 @@
+//! Applying a strategy to a model's parameters, the optimizer and schedule, the loop.
+
+pub mod accounting;
+pub mod batches;
+pub mod run;
+pub mod setup;
+pub mod strategy;
+pub mod trainer;
+
+pub use accounting::Accounting;
+pub use setup::{load_for_strategy, plan_accounting};
+pub use strategy::{Strategy, group_of};
+pub use trainer::{Outcome, StepRecord, TrainReport, train};

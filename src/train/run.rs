@@ -1,0 +1,110 @@
+//! One run: load the model for a strategy, evaluate every corpus, train on one, evaluate again.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use candle_core::Device;
+
+use super::accounting::Accounting;
+use super::setup::{load_for_strategy, save_trainable};
+use super::strategy::Strategy;
+use super::trainer::{StepRecord, TrainReport, train};
+use crate::config::datasets::DatasetSpec;
+use crate::config::train::TrainSettings;
+use crate::data::Dataset;
+use crate::eval::perplexity;
+use crate::models::{CausalLm, ModelSpec};
+
+pub struct RunPlan {
+    pub model: ModelSpec,
+    pub strategy: Arc<Strategy>,
+    /// The corpus trained on.
+    pub dataset: DatasetSpec,
+    /// Other corpora evaluated before and after (cross-style, general) for forgetting.
+    pub others: Vec<DatasetSpec>,
+    pub settings: TrainSettings,
+    /// Where to save the trained tensors (None: not saved).
+    pub save_to: Option<PathBuf>,
+}
+
+pub struct RunOutput {
+    pub accounting: Accounting,
+    pub model_source: String,
+    pub train: TrainReport,
+    /// Eval perplexity per corpus name, before and after training.
+    pub ppl_before: BTreeMap<String, f64>,
+    pub ppl_after: BTreeMap<String, f64>,
+    /// Forward-only tokens/s of the before-training eval on the trained corpus.
+    pub eval_tokens_per_s: f64,
+    pub eval_seconds: f64,
+    pub saved_bytes: Option<u64>,
+}
+
+fn eval_all(
+    lm: &dyn CausalLm,
+    sets: &[Dataset],
+    s: &TrainSettings,
+    device: &Device,
+) -> Result<(BTreeMap<String, f64>, f64)> {
+    let mut out = BTreeMap::new();
+    let mut first_tps = 0.0;
+    for (i, ds) in sets.iter().enumerate() {
+        let mut blocks = ds.eval_blocks();
+        if s.eval_blocks > 0 {
+            blocks.truncate(s.eval_blocks);
+        }
+        let r = perplexity(lm, &blocks, s.eval_batch, device)?;
+        if i == 0 {
+            first_tps = r.tokens_per_s;
+        }
+        out.insert(ds.name.clone(), r.ppl);
+    }
+    Ok((out, first_tps))
+}
+
+pub fn run(plan: &RunPlan, device: &Device, on_step: impl FnMut(&StepRecord)) -> Result<RunOutput> {
+    let s = &plan.settings;
+    let model = load_for_strategy(&plan.model, &plan.strategy, s.seed, device)?;
+    if plan.dataset.seq_len > model.arch().max_positions() {
+        bail!(
+            "dataset {}: seq_len {} exceeds the model's {} positions",
+            plan.dataset.name,
+            plan.dataset.seq_len,
+            model.arch().max_positions()
+        )
+    }
+    let accounting = Accounting::from_params(model.lm.params());
+    let sets = std::iter::once(&plan.dataset)
+        .chain(&plan.others)
+        .map(|d| Dataset::load(d, &model.tokenizer))
+        .collect::<Result<Vec<_>>>()?;
+    let t_eval = Instant::now();
+    let (ppl_before, eval_tps) = eval_all(model.lm.as_ref(), &sets, s, device)?;
+    let mut eval_seconds = t_eval.elapsed().as_secs_f64();
+    let blocks: Vec<Vec<u32>> = sets[0].train_blocks().iter().map(|b| b.to_vec()).collect();
+    let report = train(model.lm.as_ref(), blocks, s, device, on_step)?;
+    let t_eval = Instant::now();
+    let ppl_after = if report.outcome == super::Outcome::Completed {
+        eval_all(model.lm.as_ref(), &sets, s, device)?.0
+    } else {
+        BTreeMap::new()
+    };
+    eval_seconds += t_eval.elapsed().as_secs_f64();
+    let saved_bytes = match &plan.save_to {
+        Some(p) => Some(save_trainable(model.lm.as_ref(), p)?),
+        None => None,
+    };
+    Ok(RunOutput {
+        accounting,
+        model_source: model.source,
+        train: report,
+        ppl_before,
+        ppl_after,
+        eval_tokens_per_s: eval_tps,
+        eval_seconds,
+        saved_bytes,
+    })
+}

@@ -1,0 +1,218 @@
+//! The training loop: AdamW with weight decay (none on biases and norms), linear warm-up then
+//! cosine decay, global gradient-norm clipping, gradient accumulation. Only trainable parameters
+//! are Vars, so only they receive gradients; frozen weights cost nothing in backward.
+
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use candle_core::backprop::GradStore;
+use candle_core::{Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+
+use super::batches::Batches;
+use crate::config::train::TrainSettings;
+use crate::eval::next_token_loss;
+use crate::measure::{alloc, rss, stats};
+use crate::models::CausalLm;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepRecord {
+    pub step: usize,
+    pub loss: f64,
+    pub lr: f64,
+    pub grad_norm: f64,
+    /// Tokens seen so far, this step included.
+    pub tokens: usize,
+    /// Training seconds so far (evaluation excluded).
+    pub elapsed_s: f64,
+    pub step_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Completed,
+    /// Loss or gradient norm became NaN or infinite at this step.
+    Diverged {
+        step: usize,
+        what: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct TrainReport {
+    pub steps: Vec<StepRecord>,
+    pub outcome: Outcome,
+    pub train_seconds: f64,
+    pub tokens_seen: usize,
+    /// Throughput over the steps after `measure_skip_steps`.
+    pub tokens_per_s: f64,
+    pub step_ms_p50: f64,
+    pub step_ms_p95: f64,
+    pub peak_heap_bytes: usize,
+    pub peak_rss_bytes: Option<u64>,
+}
+
+fn optimizer(vars: Vec<Var>, s: &TrainSettings, weight_decay: f64) -> Result<AdamW> {
+    Ok(AdamW::new(
+        vars,
+        ParamsAdamW {
+            lr: s.lr,
+            beta1: s.beta1,
+            beta2: s.beta2,
+            eps: s.eps,
+            weight_decay,
+        },
+    )?)
+}
+
+/// Sum of squares of every trainable gradient, square-rooted.
+fn global_norm(grads: &GradStore, vars: &[Var]) -> Result<f64> {
+    let mut sq = 0f64;
+    for v in vars {
+        if let Some(g) = grads.get(v.as_tensor()) {
+            sq += g
+                .sqr()?
+                .sum_all()?
+                .to_dtype(candle_core::DType::F64)?
+                .to_scalar::<f64>()?;
+        }
+    }
+    Ok(sq.sqrt())
+}
+
+pub fn train(
+    lm: &dyn CausalLm,
+    train_blocks: Vec<Vec<u32>>,
+    s: &TrainSettings,
+    device: &Device,
+    mut on_step: impl FnMut(&StepRecord),
+) -> Result<TrainReport> {
+    if train_blocks.is_empty() {
+        bail!("no training blocks")
+    }
+    let params: Vec<_> = lm
+        .params()
+        .into_iter()
+        .filter(|p| p.is_trainable())
+        .collect();
+    if params.is_empty() {
+        bail!("nothing to train: no parameter is trainable")
+    }
+    let vars: Vec<Var> = params.iter().filter_map(|p| p.var().cloned()).collect();
+    // Matrices decay; biases, norm weights (1-D) do not, as in Hugging Face's Trainer.
+    let (decay, no_decay): (Vec<Var>, Vec<Var>) = vars.iter().cloned().partition(|v| v.rank() >= 2);
+    let mut opt_decay = optimizer(decay, s, s.weight_decay)?;
+    let mut opt_plain = optimizer(no_decay, s, 0.0)?;
+
+    let mut batches = Batches::new(train_blocks, s.batch_size, s.seed);
+    let seq_len = batches.seq_len();
+    let step_tokens = s.batch_size * seq_len * s.grad_accum;
+
+    alloc::reset_peak();
+    rss::reset_peak_rss();
+    let mut records = Vec::with_capacity(s.steps);
+    let mut outcome = Outcome::Completed;
+    let mut elapsed = 0f64;
+    'steps: for step in 0..s.steps {
+        let t0 = Instant::now();
+        let lr = s.lr_at(step);
+        opt_decay.set_learning_rate(lr);
+        opt_plain.set_learning_rate(lr);
+
+        let mut acc: Option<GradStore> = None;
+        let mut loss_sum = 0f64;
+        for _ in 0..s.grad_accum.max(1) {
+            let ids = Tensor::from_vec(batches.next_batch(), (s.batch_size, seq_len), device)?;
+            let logits = lm.forward(&ids)?;
+            let loss = next_token_loss(&logits, &ids)?;
+            drop(logits);
+            let value = f64::from(loss.to_scalar::<f32>()?);
+            if !value.is_finite() {
+                outcome = Outcome::Diverged {
+                    step,
+                    what: format!("loss is {value}"),
+                };
+                break 'steps;
+            }
+            loss_sum += value;
+            let loss = if s.grad_accum > 1 {
+                (loss / s.grad_accum as f64)?
+            } else {
+                loss
+            };
+            let grads = loss.backward()?;
+            acc = Some(match acc {
+                None => grads,
+                Some(mut a) => {
+                    for v in &vars {
+                        if let (Some(old), Some(new)) =
+                            (a.get(v.as_tensor()), grads.get(v.as_tensor()))
+                        {
+                            let sum = (old + new)?;
+                            a.insert(v.as_tensor(), sum);
+                        }
+                    }
+                    a
+                }
+            });
+        }
+        let Some(mut grads) = acc else { break };
+        let norm = global_norm(&grads, &vars)?;
+        if !norm.is_finite() {
+            outcome = Outcome::Diverged {
+                step,
+                what: format!("gradient norm is {norm}"),
+            };
+            break;
+        }
+        if s.grad_clip > 0.0 {
+            let coef = s.grad_clip / (norm + 1e-6);
+            if coef < 1.0 {
+                for v in &vars {
+                    if let Some(g) = grads.get(v.as_tensor()) {
+                        let clipped = (g * coef)?;
+                        grads.insert(v.as_tensor(), clipped);
+                    }
+                }
+            }
+        }
+        opt_decay.step(&grads)?;
+        opt_plain.step(&grads)?;
+        drop(grads);
+        let step_s = t0.elapsed().as_secs_f64();
+        elapsed += step_s;
+        let rec = StepRecord {
+            step,
+            loss: loss_sum / s.grad_accum.max(1) as f64,
+            lr,
+            grad_norm: norm,
+            tokens: (step + 1) * step_tokens,
+            elapsed_s: elapsed,
+            step_s,
+        };
+        on_step(&rec);
+        records.push(rec);
+    }
+
+    let measured: Vec<f64> = records
+        .iter()
+        .skip(s.measure_skip_steps)
+        .map(|r| r.step_s)
+        .collect();
+    let measured_time: f64 = measured.iter().sum();
+    Ok(TrainReport {
+        tokens_seen: records.len() * step_tokens,
+        tokens_per_s: if measured_time > 0.0 {
+            (measured.len() * step_tokens) as f64 / measured_time
+        } else {
+            0.0
+        },
+        step_ms_p50: stats::median(&measured).unwrap_or(f64::NAN) * 1e3,
+        step_ms_p95: stats::quantile(&measured, 0.95).unwrap_or(f64::NAN) * 1e3,
+        train_seconds: elapsed,
+        steps: records,
+        outcome,
+        peak_heap_bytes: alloc::peak_bytes(),
+        peak_rss_bytes: rss::peak_rss_bytes(),
+    })
+}

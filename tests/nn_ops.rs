@@ -1,0 +1,203 @@
+//! The fused ops agree with their textbook forms in value and gradient, and frozen weights
+//! get no gradient at all.
+
+use ablate::nn::counters::backward_matmuls;
+use ablate::nn::norm::{layer_norm_composed, layer_norm_fused, rms_norm_composed, rms_norm_fused};
+use ablate::nn::rope::{rope_composed, rope_fused};
+use ablate::nn::softmax::{causal_softmax, causal_softmax_composed};
+use ablate::nn::{Linear, Param};
+use candle_core::{DType, Device, Tensor, Var};
+
+fn randn(shape: &[usize], seed: u64) -> Tensor {
+    // Deterministic pseudo-random values without depending on candle's RNG.
+    let n: usize = shape.iter().product();
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let v: Vec<f32> = (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 33) as f32 / (1u64 << 31) as f32) * 2.0 - 1.0
+        })
+        .collect();
+    Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+}
+
+fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+/// Value and gradients (w.r.t. each var) of sum(f(vars) * r).
+fn value_and_grads(
+    vars: &[Var],
+    f: &dyn Fn(&[Tensor]) -> Tensor,
+    r_seed: u64,
+) -> (Tensor, Vec<Tensor>) {
+    let ts: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+    let y = f(&ts);
+    let r = randn(y.dims(), r_seed);
+    let loss = (&y * &r).unwrap().sum_all().unwrap();
+    let g = loss.backward().unwrap();
+    let grads = vars
+        .iter()
+        .map(|v| g.get(v.as_tensor()).unwrap().clone())
+        .collect();
+    (y.detach(), grads)
+}
+
+fn assert_same(
+    name: &str,
+    fused: &dyn Fn(&[Tensor]) -> Tensor,
+    composed: &dyn Fn(&[Tensor]) -> Tensor,
+    inputs: &[Tensor],
+) {
+    let mk = || {
+        inputs
+            .iter()
+            .map(|t| Var::from_tensor(t).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let (y1, g1) = value_and_grads(&mk(), fused, 99);
+    let (y2, g2) = value_and_grads(&mk(), composed, 99);
+    let d = max_diff(&y1, &y2);
+    assert!(d < 1e-5, "{name}: forward differs by {d}");
+    for (i, (a, b)) in g1.iter().zip(&g2).enumerate() {
+        let d = max_diff(a, b);
+        assert!(d < 1e-4, "{name}: gradient of input {i} differs by {d}");
+        assert!(
+            a.abs()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+                > 0.0
+        );
+    }
+}
+
+#[test]
+fn rms_norm_fused_equals_composed() {
+    assert_same(
+        "rms_norm",
+        &|t| rms_norm_fused(&t[0], &t[1], 1e-5).unwrap(),
+        &|t| rms_norm_composed(&t[0], &t[1], 1e-5).unwrap(),
+        &[randn(&[2, 5, 16], 1), randn(&[16], 2)],
+    );
+}
+
+#[test]
+fn layer_norm_fused_equals_composed() {
+    assert_same(
+        "layer_norm",
+        &|t| layer_norm_fused(&t[0], &t[1], &t[2], 1e-5).unwrap(),
+        &|t| layer_norm_composed(&t[0], &t[1], &t[2], 1e-5).unwrap(),
+        &[randn(&[2, 5, 16], 3), randn(&[16], 4), randn(&[16], 5)],
+    );
+}
+
+#[test]
+fn rope_fused_equals_composed() {
+    let tables = ablate::nn::rope::RotaryTables::new(8, 32, 10_000.0, &Device::Cpu).unwrap();
+    let (cos, sin) = tables.tables(6).unwrap();
+    // Position 1, frequency 0 is a rotation by exactly 1 radian.
+    let c: Vec<Vec<f32>> = cos.to_vec2().unwrap();
+    assert!((c[1][0] - 1f32.cos()).abs() < 1e-6);
+    let x = randn(&[2, 3, 6, 8], 6);
+    assert_same(
+        "rope",
+        &|t| rope_fused(&t[0], &cos, &sin).unwrap(),
+        &|t| rope_composed(&t[0], &cos, &sin).unwrap(),
+        std::slice::from_ref(&x),
+    );
+    let d = max_diff(
+        &tables.apply(&x).unwrap(),
+        &rope_composed(&x, &cos, &sin).unwrap(),
+    );
+    assert!(d < 1e-5, "tables differ by {d}");
+}
+
+#[test]
+fn causal_softmax_fused_equals_composed() {
+    for window in [None, Some(3)] {
+        assert_same(
+            "causal_softmax",
+            &|t| causal_softmax(&t[0], window).unwrap(),
+            &|t| causal_softmax_composed(&t[0], window).unwrap(),
+            &[randn(&[2, 2, 7, 7], 7)],
+        );
+    }
+}
+
+#[test]
+fn local_window_masks_old_keys() {
+    let p = causal_softmax(
+        &Tensor::zeros((1, 1, 6, 6), DType::F32, &Device::Cpu).unwrap(),
+        Some(2),
+    )
+    .unwrap();
+    let rows: Vec<Vec<f32>> = p.squeeze(0).unwrap().squeeze(0).unwrap().to_vec2().unwrap();
+    assert_eq!(rows[0], vec![1.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(rows[5], vec![0.0, 0.0, 0.0, 0.0, 0.5, 0.5]);
+}
+
+#[test]
+fn trainable_linear_equals_plain_matmul() {
+    // Param::trainable on a Var's tensor shares that Var, so the gradients land on the inputs.
+    assert_same(
+        "linear",
+        &|t| {
+            let w = Param::trainable("w", t[1].clone()).unwrap();
+            let b = Param::trainable("b", t[2].clone()).unwrap();
+            Linear::new(w, Some(b)).forward(&t[0]).unwrap()
+        },
+        &|t| {
+            t[0].broadcast_matmul(&t[1].t().unwrap())
+                .unwrap()
+                .broadcast_add(&t[2])
+                .unwrap()
+        },
+        &[randn(&[2, 3, 8], 8), randn(&[5, 8], 9), randn(&[5], 10)],
+    );
+}
+
+#[test]
+fn frozen_linear_computes_no_weight_gradient() {
+    let x = Var::from_tensor(&randn(&[2, 3, 8], 11)).unwrap();
+    let w = randn(&[5, 8], 12);
+    let b = randn(&[5], 13);
+    let frozen = Linear::new(
+        Param::frozen("w", w.clone()),
+        Some(Param::frozen("b", b.clone())),
+    );
+    let y = frozen.forward(x.as_tensor()).unwrap();
+    let want = x
+        .as_tensor()
+        .broadcast_matmul(&w.t().unwrap())
+        .unwrap()
+        .broadcast_add(&b)
+        .unwrap();
+    assert!(max_diff(&y, &want) < 1e-5);
+
+    let (dw0, dx0) = backward_matmuls();
+    let grads = y.sum_all().unwrap().backward().unwrap();
+    let (dw1, dx1) = backward_matmuls();
+    assert_eq!(dw1 - dw0, 0, "a frozen linear ran a weight-gradient matmul");
+    assert!(dx1 > dx0, "the input gradient was not computed");
+    assert!(grads.get(&w).is_none() && grads.get(&b).is_none());
+    // Only the input's gradient (and the graph's own nodes) are in the store: no weight-sized entry.
+    let ids: Vec<_> = grads.get_ids().collect();
+    assert!(grads.get(x.as_tensor()).is_some());
+    for id in ids {
+        assert_ne!(*id, w.id());
+    }
+}

@@ -1,0 +1,346 @@
+//! Strategies really freeze, LoRA starts at the base model and merges exactly, the loop is
+//! deterministic and stops cleanly on NaN.
+
+mod common;
+
+use std::sync::Arc;
+
+use ablate::config::strategy::{PRESETS, StrategySpec};
+use ablate::config::train::TrainSettings;
+use ablate::eval::next_token_loss;
+use ablate::models::{Model, ModelSpec};
+use ablate::train::{Accounting, Outcome, Strategy, load_for_strategy, plan_accounting, train};
+use candle_core::{DType, Device, Tensor};
+use common::{err_text, fixture};
+
+const MODELS: [&str; 2] = ["tiny-llama", "tiny-gpt-neo"];
+
+fn load(model: &str, strategy: &str) -> Model {
+    let spec = ModelSpec::parse(fixture(model).to_str().unwrap()).unwrap();
+    load_for_strategy(
+        &spec,
+        &Arc::new(Strategy::preset(strategy).unwrap()),
+        0,
+        &Device::Cpu,
+    )
+    .unwrap()
+}
+
+fn ids() -> Tensor {
+    let r =
+        candle_core::safetensors::load(fixture("tiny-llama/reference.safetensors"), &Device::Cpu)
+            .unwrap();
+    r["input_ids"].to_dtype(DType::U32).unwrap()
+}
+
+#[test]
+fn gradients_exist_exactly_for_trainable_parameters() {
+    for model in MODELS {
+        for strategy in PRESETS {
+            let m = load(model, strategy);
+            let ids = ids();
+            let loss = next_token_loss(&m.lm.forward(&ids).unwrap(), &ids).unwrap();
+            let grads = loss.backward().unwrap();
+            let mut trained = 0;
+            for p in m.lm.params() {
+                let g = grads.get(p.tensor());
+                if p.is_trainable() {
+                    trained += 1;
+                    let g = g.unwrap_or_else(|| {
+                        panic!("{model}/{strategy}: no gradient for {}", p.name())
+                    });
+                    let mag = g
+                        .abs()
+                        .unwrap()
+                        .sum_all()
+                        .unwrap()
+                        .to_scalar::<f32>()
+                        .unwrap();
+                    // LoRA's A gets zero gradient at step 0 because B = 0; B's must be non-zero.
+                    if !p.name().contains("lora_A") {
+                        assert!(
+                            mag > 0.0,
+                            "{model}/{strategy}: zero gradient for {}",
+                            p.name()
+                        );
+                    }
+                } else {
+                    assert!(
+                        g.is_none(),
+                        "{model}/{strategy}: frozen {} has a gradient",
+                        p.name()
+                    );
+                }
+            }
+            assert!(trained > 0);
+            // Nothing weight-sized hides in the store under another id: every entry is a trainable var.
+            let trainable_ids: Vec<_> =
+                m.lm.params()
+                    .iter()
+                    .filter(|p| p.is_trainable())
+                    .map(|p| p.tensor().id())
+                    .collect();
+            for id in grads.get_ids() {
+                assert!(
+                    trainable_ids.contains(id),
+                    "{model}/{strategy}: gradient store holds a non-parameter tensor"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn accounting_matches_transformers_and_peft() {
+    // From transformers / PEFT on the same fixtures (see make_reference.py's counts).
+    let want = [
+        ("tiny-llama", "full", 39_072, 39_072),
+        ("tiny-llama", "attn_embed_frozen", 12_448, 39_072),
+        ("tiny-llama", "lora", 1_792, 40_864),
+        ("tiny-gpt-neo", "full", 29_248, 29_248),
+        ("tiny-gpt-neo", "attn_embed_frozen", 8_704, 29_248),
+        ("tiny-gpt-neo", "lora", 2_048, 31_296),
+    ];
+    for (model, strategy, trainable, total) in want {
+        let m = load(model, strategy);
+        let a = Accounting::from_params(m.lm.params());
+        assert_eq!(
+            (a.trainable, a.total),
+            (trainable, total),
+            "{model}/{strategy}"
+        );
+        // The config-only count agrees with the loaded model's.
+        let spec = ModelSpec::parse(fixture(model).to_str().unwrap()).unwrap();
+        let planned = plan_accounting(
+            &spec.arch().unwrap(),
+            &Arc::new(Strategy::preset(strategy).unwrap()),
+        )
+        .unwrap();
+        assert_eq!(planned, a, "{model}/{strategy}");
+    }
+    let m = load("tiny-llama", "lora");
+    assert_eq!(
+        Accounting::from_params(m.lm.params()).peft_line(),
+        "trainable params: 1,792 || all params: 40,864 || trainable%: 4.3853"
+    );
+}
+
+#[test]
+fn lora_starts_at_the_base_model_and_merges_exactly() {
+    let ids = ids();
+    let base = load("tiny-llama", "full").lm.forward(&ids).unwrap();
+    let m = load("tiny-llama", "lora");
+    let adapted = m.lm.forward(&ids).unwrap();
+    let d = (adapted - &base)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert_eq!(d, 0.0, "step-0 LoRA logits differ from the base model");
+
+    // Give B non-zero values, then compare a merged layer with the adapted one.
+    let m = load("tiny-gpt-neo", "lora");
+    let x = Tensor::randn(0f32, 1.0, (2, 5, 32), &Device::Cpu).unwrap();
+    let mut checked = 0;
+    for p in m.lm.params() {
+        if p.name().ends_with("lora_B.weight") {
+            let v = p.var().unwrap();
+            v.set(&Tensor::randn(0f32, 0.5, v.shape(), &Device::Cpu).unwrap())
+                .unwrap();
+        }
+    }
+    for l in ablate_linears(&m) {
+        let merged = l.merged().unwrap();
+        let a = l.forward(&x).unwrap();
+        let b = merged.forward(&x).unwrap();
+        let d = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(d <= 1e-5, "merged differs by {d}");
+        checked += 1;
+    }
+    assert_eq!(checked, 4, "two layers x (q, v)");
+}
+
+/// The adapted linears of a model, rebuilt from its parameters.
+fn ablate_linears(m: &Model) -> Vec<ablate::nn::Linear> {
+    use ablate::nn::{Linear, Lora, Param};
+    let params = m.lm.params();
+    let find = |n: &str| params.iter().find(|p| p.name() == n).map(|p| (*p).clone());
+    params
+        .iter()
+        .filter_map(|p| p.name().strip_suffix(".lora_A.weight").map(String::from))
+        .map(|prefix| {
+            let w: Param = find(&format!("{prefix}.weight")).unwrap();
+            Linear::new(w, find(&format!("{prefix}.bias"))).with_lora(Lora {
+                a: find(&format!("{prefix}.lora_A.weight")).unwrap(),
+                b: find(&format!("{prefix}.lora_B.weight")).unwrap(),
+                scale: 2.0,
+            })
+        })
+        .collect()
+}
+
+fn blocks() -> Vec<Vec<u32>> {
+    let ids: Vec<Vec<u32>> = ids().to_vec2().unwrap();
+    ids.into_iter()
+        .cycle()
+        .take(8)
+        .enumerate()
+        .map(|(i, mut b)| {
+            b.rotate_left(i);
+            b
+        })
+        .collect()
+}
+
+#[test]
+fn fixed_seed_gives_identical_loss_curve_and_loss_falls() {
+    let s = TrainSettings {
+        steps: 12,
+        batch_size: 2,
+        lr: 3e-3,
+        warmup_steps: 2,
+        ..Default::default()
+    };
+    let curve = |strategy| {
+        let m = load("tiny-gpt-neo", strategy);
+        let r = train(m.lm.as_ref(), blocks(), &s, &Device::Cpu, |_| {}).unwrap();
+        assert_eq!(r.outcome, Outcome::Completed);
+        r.steps.iter().map(|x| x.loss).collect::<Vec<_>>()
+    };
+    for strategy in ["full", "attn_embed_frozen", "lora"] {
+        let (a, b) = (curve(strategy), curve(strategy));
+        assert_eq!(a, b, "{strategy}: loss curve not reproducible");
+        assert!(
+            a.last().unwrap() < a.first().unwrap(),
+            "{strategy}: loss did not fall: {a:?}"
+        );
+    }
+}
+
+#[test]
+fn nan_loss_stops_the_run_with_a_status() {
+    let m = load("tiny-llama", "full");
+    let p =
+        m.lm.params()
+            .into_iter()
+            .find(|p| p.name() == "model.norm.weight")
+            .unwrap();
+    let v = p.var().unwrap();
+    v.set(&Tensor::full(f32::NAN, v.shape(), &Device::Cpu).unwrap())
+        .unwrap();
+    let s = TrainSettings {
+        steps: 3,
+        batch_size: 2,
+        ..Default::default()
+    };
+    let r = train(m.lm.as_ref(), blocks(), &s, &Device::Cpu, |_| {}).unwrap();
+    assert!(
+        matches!(r.outcome, Outcome::Diverged { step: 0, .. }),
+        "{:?}",
+        r.outcome
+    );
+}
+
+#[test]
+fn bad_strategies_are_named_errors() {
+    let spec = ModelSpec::parse(fixture("tiny-llama").to_str().unwrap()).unwrap();
+    let try_load = |name: &str, s: StrategySpec| match Strategy::new(name, s) {
+        Err(e) => err_text(e),
+        Ok(st) => match load_for_strategy(&spec, &Arc::new(st), 0, &Device::Cpu) {
+            Ok(_) => panic!("{name} should fail"),
+            Err(e) => err_text(e),
+        },
+    };
+    let msg = try_load(
+        "typo",
+        StrategySpec {
+            train: vec!["\\.mpl\\.".into()],
+            ..Default::default()
+        },
+    );
+    assert!(
+        msg.contains("`typo`") && msg.contains("\\.mpl\\.") && msg.contains("matches no parameter"),
+        "{msg}"
+    );
+    let msg = try_load(
+        "bad_regex",
+        StrategySpec {
+            train: vec!["(".into()],
+            ..Default::default()
+        },
+    );
+    assert!(
+        msg.contains("`bad_regex`") && msg.contains("not a valid regex"),
+        "{msg}"
+    );
+    let msg = try_load("nothing", StrategySpec::default());
+    assert!(
+        msg.contains("`nothing`") && msg.contains("leaves nothing trainable"),
+        "{msg}"
+    );
+    let msg = try_load(
+        "everything_frozen",
+        StrategySpec {
+            groups: vec![ablate::config::strategy::Group::Mlp],
+            freeze: vec![".".into()],
+            ..Default::default()
+        },
+    );
+    assert!(msg.contains("leaves nothing trainable"), "{msg}");
+}
+
+#[test]
+fn custom_strategies_select_by_rule_and_layer() {
+    use ablate::config::strategy::{Group, LayerRange};
+    let spec = ModelSpec::parse(fixture("tiny-llama").to_str().unwrap()).unwrap();
+    let last_mlp = Strategy::new(
+        "last_mlp",
+        StrategySpec {
+            groups: vec![Group::Mlp],
+            layers: Some(LayerRange { from: -1, to: None }),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let m = load_for_strategy(&spec, &Arc::new(last_mlp), 0, &Device::Cpu).unwrap();
+    let trained: Vec<String> =
+        m.lm.params()
+            .iter()
+            .filter(|p| p.is_trainable())
+            .map(|p| p.name().to_string())
+            .collect();
+    assert_eq!(
+        trained,
+        [
+            "model.layers.1.mlp.gate_proj.weight",
+            "model.layers.1.mlp.up_proj.weight",
+            "model.layers.1.mlp.down_proj.weight"
+        ]
+    );
+    let norms = Strategy::new(
+        "norms",
+        StrategySpec {
+            groups: vec![Group::Norms],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let m = load_for_strategy(&spec, &Arc::new(norms), 0, &Device::Cpu).unwrap();
+    let n: usize =
+        m.lm.params()
+            .iter()
+            .filter(|p| p.is_trainable())
+            .map(|p| p.numel())
+            .sum();
+    assert_eq!(n, 5 * 32, "2 layers x 2 norms + final norm");
+}
