@@ -344,3 +344,87 @@ fn custom_strategies_select_by_rule_and_layer() {
             .sum();
     assert_eq!(n, 5 * 32, "2 layers x 2 norms + final norm");
 }
+
+#[test]
+fn inplace_adamw_equals_candle_adamw() {
+    use ablate::config::train::OptimizerKind;
+    let run = |kind| {
+        let s = TrainSettings {
+            steps: 5,
+            batch_size: 2,
+            lr: 1e-2,
+            warmup_steps: 0,
+            grad_clip: 0.5,
+            optimizer: kind,
+            ..Default::default()
+        };
+        let m = load("tiny-llama", "attn_embed_frozen");
+        let r = train(m.lm.as_ref(), blocks(), &s, &Device::Cpu, |_| {}).unwrap();
+        let w =
+            m.lm.params()
+                .into_iter()
+                .find(|p| p.name() == "model.layers.1.mlp.up_proj.weight")
+                .unwrap()
+                .tensor()
+                .clone();
+        let n =
+            m.lm.params()
+                .into_iter()
+                .find(|p| p.name() == "model.norm.weight")
+                .unwrap()
+                .tensor()
+                .clone();
+        (r.steps.iter().map(|x| x.loss).collect::<Vec<_>>(), w, n)
+    };
+    let (la, wa, na) = run(OptimizerKind::Inplace);
+    let (lb, wb, nb) = run(OptimizerKind::Candle);
+    for (a, b) in la.iter().zip(&lb) {
+        assert!((a - b).abs() < 1e-4, "loss curves differ: {la:?} vs {lb:?}");
+    }
+    for (a, b) in [(wa, wb), (na, nb)] {
+        let d = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(d < 1e-5, "weights differ by {d}");
+    }
+}
+
+#[test]
+fn fused_cross_entropy_equals_composed() {
+    use ablate::eval::perplexity::next_token_loss_composed;
+    let ids = ids();
+    let logits = candle_core::Var::from_tensor(
+        &Tensor::randn(0f32, 3.0, (2, 12, 320), &Device::Cpu).unwrap(),
+    )
+    .unwrap();
+    let a = next_token_loss(logits.as_tensor(), &ids).unwrap();
+    let b = next_token_loss_composed(logits.as_tensor(), &ids).unwrap();
+    let (va, vb) = (a.to_scalar::<f32>().unwrap(), b.to_scalar::<f32>().unwrap());
+    assert!((va - vb).abs() < 1e-5, "{va} vs {vb}");
+    let ga = a
+        .backward()
+        .unwrap()
+        .get(logits.as_tensor())
+        .unwrap()
+        .clone();
+    let gb = b
+        .backward()
+        .unwrap()
+        .get(logits.as_tensor())
+        .unwrap()
+        .clone();
+    let d = (ga - gb)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(d < 1e-6, "gradients differ by {d}");
+}

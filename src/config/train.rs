@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::train::optim::OptimizerKind;
+
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainSettings {
@@ -28,6 +30,7 @@ pub struct TrainSettings {
     pub eval_blocks: usize,
     pub eval_batch: usize,
     pub seed: u64,
+    pub optimizer: OptimizerKind,
 }
 
 impl Default for TrainSettings {
@@ -48,6 +51,7 @@ impl Default for TrainSettings {
             eval_blocks: 32,
             eval_batch: 8,
             seed: 0,
+            optimizer: OptimizerKind::default(),
         }
     }
 }

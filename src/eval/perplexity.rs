@@ -7,9 +7,26 @@ use anyhow::{Result, bail};
 use candle_core::{Device, Tensor};
 
 use crate::models::CausalLm;
+use crate::nn::cross_entropy::cross_entropy;
+use crate::nn::slices::fused_ok;
 
 /// Mean next-token cross-entropy of logits (batch, seq, vocab) against ids (batch, seq).
 pub fn next_token_loss(logits: &Tensor, ids: &Tensor) -> candle_core::Result<Tensor> {
+    let (b, t, v) = logits.dims3()?;
+    if fused_ok(logits) && ids.dtype() == candle_core::DType::U32 {
+        // Row (i, j) predicts token (i, j + 1); the last position of each block has no target.
+        let ids: Vec<Vec<u32>> = ids.to_vec2()?;
+        let targets = ids
+            .iter()
+            .flat_map(|row| (0..t).map(move |j| row.get(j + 1).copied()))
+            .collect();
+        return cross_entropy(&logits.reshape((b * t, v))?, targets);
+    }
+    next_token_loss_composed(logits, ids)
+}
+
+/// The composed loss (candle-nn's log-softmax and gather), the reference for the fused op.
+pub fn next_token_loss_composed(logits: &Tensor, ids: &Tensor) -> candle_core::Result<Tensor> {
     let (b, t, v) = logits.dims3()?;
     let pred = logits.narrow(1, 0, t - 1)?.reshape((b * (t - 1), v))?;
     let target = ids.narrow(1, 1, t - 1)?.flatten_all()?;

@@ -7,12 +7,13 @@
 
 pub mod add;
 pub mod counters;
+pub mod cross_entropy;
 pub mod linear;
 pub mod matmul;
 pub mod norm;
 pub mod param;
 pub mod rope;
-mod slices;
+pub mod slices;
 pub mod softmax;
 
 pub use linear::{Linear, Lora};

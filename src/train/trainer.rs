@@ -7,9 +7,9 @@ use std::time::Instant;
 use anyhow::{Result, bail};
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 
 use super::batches::Batches;
+use super::optim::{AdamWOptimizer, global_grad_norm};
 use crate::config::train::TrainSettings;
 use crate::eval::next_token_loss;
 use crate::measure::{alloc, rss, stats};
@@ -52,34 +52,6 @@ pub struct TrainReport {
     pub peak_rss_bytes: Option<u64>,
 }
 
-fn optimizer(vars: Vec<Var>, s: &TrainSettings, weight_decay: f64) -> Result<AdamW> {
-    Ok(AdamW::new(
-        vars,
-        ParamsAdamW {
-            lr: s.lr,
-            beta1: s.beta1,
-            beta2: s.beta2,
-            eps: s.eps,
-            weight_decay,
-        },
-    )?)
-}
-
-/// Sum of squares of every trainable gradient, square-rooted.
-fn global_norm(grads: &GradStore, vars: &[Var]) -> Result<f64> {
-    let mut sq = 0f64;
-    for v in vars {
-        if let Some(g) = grads.get(v.as_tensor()) {
-            sq += g
-                .sqr()?
-                .sum_all()?
-                .to_dtype(candle_core::DType::F64)?
-                .to_scalar::<f64>()?;
-        }
-    }
-    Ok(sq.sqrt())
-}
-
 pub fn train(
     lm: &dyn CausalLm,
     train_blocks: Vec<Vec<u32>>,
@@ -99,10 +71,7 @@ pub fn train(
         bail!("nothing to train: no parameter is trainable")
     }
     let vars: Vec<Var> = params.iter().filter_map(|p| p.var().cloned()).collect();
-    // Matrices decay; biases, norm weights (1-D) do not, as in Hugging Face's Trainer.
-    let (decay, no_decay): (Vec<Var>, Vec<Var>) = vars.iter().cloned().partition(|v| v.rank() >= 2);
-    let mut opt_decay = optimizer(decay, s, s.weight_decay)?;
-    let mut opt_plain = optimizer(no_decay, s, 0.0)?;
+    let mut opt = AdamWOptimizer::new(s.optimizer, vars.clone(), s)?;
 
     let mut batches = Batches::new(train_blocks, s.batch_size, s.seed);
     let seq_len = batches.seq_len();
@@ -116,8 +85,6 @@ pub fn train(
     'steps: for step in 0..s.steps {
         let t0 = Instant::now();
         let lr = s.lr_at(step);
-        opt_decay.set_learning_rate(lr);
-        opt_plain.set_learning_rate(lr);
 
         let mut acc: Option<GradStore> = None;
         let mut loss_sum = 0f64;
@@ -157,7 +124,7 @@ pub fn train(
             });
         }
         let Some(mut grads) = acc else { break };
-        let norm = global_norm(&grads, &vars)?;
+        let norm = global_grad_norm(&grads, &vars)?;
         if !norm.is_finite() {
             outcome = Outcome::Diverged {
                 step,
@@ -165,19 +132,14 @@ pub fn train(
             };
             break;
         }
-        if s.grad_clip > 0.0 {
-            let coef = s.grad_clip / (norm + 1e-6);
-            if coef < 1.0 {
-                for v in &vars {
-                    if let Some(g) = grads.get(v.as_tensor()) {
-                        let clipped = (g * coef)?;
-                        grads.insert(v.as_tensor(), clipped);
-                    }
-                }
-            }
-        }
-        opt_decay.step(&grads)?;
-        opt_plain.step(&grads)?;
+        // Clip as torch's clip_grad_norm_ does: scale by max_norm / (norm + 1e-6) when below 1.
+        let coef = s.grad_clip / (norm + 1e-6);
+        let scale = if s.grad_clip > 0.0 && coef < 1.0 {
+            coef
+        } else {
+            1.0
+        };
+        opt.step(&mut grads, s, lr, scale)?;
         drop(grads);
         let step_s = t0.elapsed().as_secs_f64();
         elapsed += step_s;
