@@ -1,12 +1,16 @@
-//! `ablate bench`: one training step per strategy, interleaved (A B C A B C ...) and repeated,
-//! so that this host's minute-to-minute drift hits every strategy alike; medians reported.
+//! `ablate bench`: one training step per strategy at a fixed shape. Each measurement runs in a
+//! fresh child process (`ablate bench --one STRATEGY`), so peak RSS and allocator state belong to
+//! that strategy alone; strategies are interleaved (A B C A B C ...) and repeated, so this host's
+//! minute-to-minute drift hits them alike; medians are reported.
 
+use std::process::Command;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use candle_core::Device;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
 
 use crate::config::train::TrainSettings;
 use crate::measure::stats::median;
@@ -14,12 +18,23 @@ use crate::models::ModelSpec;
 use crate::train::setup::plan_for;
 use crate::train::{Accounting, Strategy, train};
 
+#[derive(Clone, Debug)]
 pub struct BenchSettings {
     pub batch_size: usize,
     pub seq_len: usize,
-    /// Timed steps per strategy per repeat (after one untimed warm-up step).
+    /// Timed steps per measurement (after one untimed warm-up step).
     pub steps: usize,
     pub repeats: usize,
+}
+
+/// One measurement, as a child process prints it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BenchSample {
+    pub strategy: String,
+    pub trainable_pct: f64,
+    pub tokens_per_s: f64,
+    pub peak_heap_bytes: usize,
+    pub peak_rss_bytes: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -32,15 +47,14 @@ pub struct BenchRow {
     pub peak_rss_bytes: Option<u64>,
 }
 
-pub fn bench(
+/// Measure one strategy in this process: a warm-up step, then `steps` timed steps on random ids.
+pub fn measure_one(
     model: &ModelSpec,
-    strategies: &[Arc<Strategy>],
+    strategy: &Arc<Strategy>,
     b: &BenchSettings,
     device: &Device,
-    mut progress: impl FnMut(&str),
-) -> Result<Vec<BenchRow>> {
-    let ckpt = model.read(device)?;
-    let vocab = ckpt.arch.vocab_size() as u32;
+) -> Result<BenchSample> {
+    let vocab = model.arch()?.vocab_size() as u32;
     let mut rng = StdRng::seed_from_u64(0);
     let blocks: Vec<Vec<u32>> = (0..b.batch_size * (b.steps + 1))
         .map(|_| (0..b.seq_len).map(|_| rng.random_range(0..vocab)).collect())
@@ -52,44 +66,74 @@ pub fn bench(
         warmup_steps: 0,
         ..TrainSettings::default()
     };
-    let n = strategies.len();
-    let mut step_times = vec![Vec::new(); n];
-    let mut heap = vec![Vec::new(); n];
-    let mut rss = vec![Vec::new(); n];
-    let mut pct = vec![0.0; n];
+    let m = model.load(device, &|c| plan_for(strategy, c, 0))?;
+    let pct = 100.0 * Accounting::from_params(m.lm.params()).ratio();
+    let r = train(m.lm.as_ref(), blocks, &settings, device, |_| {})?;
+    Ok(BenchSample {
+        strategy: strategy.name.clone(),
+        trainable_pct: pct,
+        tokens_per_s: r.tokens_per_s,
+        peak_heap_bytes: r.peak_heap_bytes,
+        peak_rss_bytes: r.peak_rss_bytes,
+    })
+}
+
+/// Run every (repeat, strategy) measurement in a child process `exe bench --one ...`.
+pub fn bench(
+    model: &str,
+    strategies: &[String],
+    b: &BenchSettings,
+    threads: Option<usize>,
+    mut progress: impl FnMut(&BenchSample, usize),
+) -> Result<Vec<BenchRow>> {
+    let exe = std::env::current_exe().context("cannot find the ablate executable")?;
+    let mut samples: Vec<Vec<BenchSample>> = vec![Vec::new(); strategies.len()];
     for rep in 0..b.repeats {
         for (i, s) in strategies.iter().enumerate() {
-            let model = ckpt.build(device, &|c| plan_for(s, c, 0))?;
-            pct[i] = 100.0 * Accounting::from_params(model.lm.params()).ratio();
-            let r = train(model.lm.as_ref(), blocks.clone(), &settings, device, |_| {})?;
-            let med = b.batch_size as f64 * b.seq_len as f64 / r.tokens_per_s;
-            progress(&format!(
-                "repeat {}/{} {:<18} {:>7.1} tokens/s  peak heap {:.2} GB",
-                rep + 1,
-                b.repeats,
-                s.name,
-                r.tokens_per_s,
-                r.peak_heap_bytes as f64 / 1e9
-            ));
-            step_times[i].push(med);
-            heap[i].push(r.peak_heap_bytes as f64);
-            if let Some(x) = r.peak_rss_bytes {
-                rss[i].push(x as f64);
+            let mut cmd = Command::new(&exe);
+            if let Some(t) = threads {
+                cmd.arg("--threads").arg(t.to_string());
             }
+            cmd.args(["bench", "--one", s, "--model", model])
+                .args(["--batch", &b.batch_size.to_string()])
+                .args(["--seq-len", &b.seq_len.to_string()])
+                .args(["--steps", &b.steps.to_string()]);
+            let out = cmd.output().context("cannot run a bench child process")?;
+            if !out.status.success() {
+                bail!(
+                    "bench of `{s}` failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            }
+            let line = String::from_utf8_lossy(&out.stdout);
+            let sample: BenchSample = serde_json::from_str(line.trim())
+                .with_context(|| format!("bench child printed `{line}`"))?;
+            progress(&sample, rep);
+            samples[i].push(sample);
         }
     }
-    Ok(strategies
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let step_s = median(&step_times[i]).unwrap_or(f64::NAN);
+    Ok(samples
+        .into_iter()
+        .zip(strategies)
+        .map(|(v, name)| {
+            let tps: Vec<f64> = v.iter().map(|x| x.tokens_per_s).collect();
+            let step: Vec<f64> = tps
+                .iter()
+                .map(|t| (b.batch_size * b.seq_len) as f64 / t)
+                .collect();
+            let heap: Vec<f64> = v.iter().map(|x| x.peak_heap_bytes as f64).collect();
+            let rss: Vec<f64> = v
+                .iter()
+                .filter_map(|x| x.peak_rss_bytes.map(|r| r as f64))
+                .collect();
+            let step_s = median(&step).unwrap_or(f64::NAN);
             BenchRow {
-                strategy: s.name.clone(),
-                trainable_pct: pct[i],
+                strategy: name.clone(),
+                trainable_pct: v.first().map_or(0.0, |x| x.trainable_pct),
                 tokens_per_s: (b.batch_size * b.seq_len) as f64 / step_s,
                 step_s,
-                peak_heap_bytes: median(&heap[i]).unwrap_or(0.0) as usize,
-                peak_rss_bytes: median(&rss[i]).map(|x| x as u64),
+                peak_heap_bytes: median(&heap).unwrap_or(0.0) as usize,
+                peak_rss_bytes: median(&rss).map(|x| x as u64),
             }
         })
         .collect())

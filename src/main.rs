@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
-use ablate::bench::{BenchSettings, bench};
+use ablate::bench::{BenchSettings, bench, measure_one};
 use ablate::config::datasets::{Catalog, DEFAULT_CATALOG, DatasetSpec};
 use ablate::config::train::TrainSettings;
 use ablate::data::Dataset;
@@ -118,6 +118,9 @@ enum Command {
         steps: usize,
         #[arg(long, default_value_t = 3)]
         repeats: usize,
+        /// Measure one strategy in this process and print it as JSON (used by the parent).
+        #[arg(long, hide = true)]
+        one: Option<String>,
     },
 }
 
@@ -259,6 +262,7 @@ fn train_one(
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    ablate::measure::malloc::keep_freed_memory();
     if let Some(n) = cli.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
@@ -340,24 +344,40 @@ fn main() -> Result<()> {
             seq_len,
             steps,
             repeats,
+            one,
         } => {
-            let spec = ModelSpec::parse(&model)?;
-            let strategies = strategies
-                .iter()
-                .map(|s| resolve(s, None).map(Arc::new))
-                .collect::<Result<Vec<_>>>()?;
             let settings = BenchSettings {
                 batch_size: batch,
                 seq_len,
                 steps,
                 repeats,
             };
+            if let Some(name) = one {
+                let strategy = Arc::new(resolve(&name, None)?);
+                let sample = measure_one(
+                    &ModelSpec::parse(&model)?,
+                    &strategy,
+                    &settings,
+                    &Device::Cpu,
+                )?;
+                println!("{}", serde_json::to_string(&sample)?);
+                return Ok(());
+            }
+            for s in &strategies {
+                resolve(s, None)?;
+            }
             let threads = rayon::current_num_threads();
             println!(
-                "bench {model}: batch {batch} x seq {seq_len}, fp32, {threads} threads, {steps} timed steps x {repeats} repeats, interleaved"
+                "bench {model}: batch {batch} x seq {seq_len}, fp32, {threads} threads, {steps} timed steps after 1 warm-up, {repeats} repeats interleaved, one process per measurement"
             );
-            let rows = bench(&spec, &strategies, &settings, &Device::Cpu, |l| {
-                eprintln!("{l}")
+            let rows = bench(&model, &strategies, &settings, cli.threads, |s, rep| {
+                eprintln!(
+                    "repeat {} {:<18} {:>7.1} tokens/s  peak heap {}",
+                    rep + 1,
+                    s.strategy,
+                    s.tokens_per_s,
+                    gb(s.peak_heap_bytes as f64)
+                )
             })?;
             println!(
                 "{:<18} {:>10} {:>10} {:>10} {:>14} {:>12}",
