@@ -9,4 +9,6 @@ pub mod eval;
 pub mod measure;
 pub mod models;
 pub mod nn;
+pub mod results;
+pub mod runner;
 pub mod train;

@@ -10,6 +10,8 @@ use ablate::config::train::TrainSettings;
 use ablate::data::Dataset;
 use ablate::eval::perplexity;
 use ablate::models::{self, ModelSpec, fetch::KnownModel};
+use ablate::runner::execute::run_one;
+use ablate::runner::{GridOptions, Shard, run_grid};
 use ablate::train::run::{RunPlan, run};
 use ablate::train::strategy::resolve;
 use ablate::train::{Accounting, load_for_strategy, plan_accounting};
@@ -33,6 +35,29 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a grid (models x datasets x strategies x seeds); results go to Parquet.
+    Run {
+        /// The grid file, e.g. ablations/grid.toml.
+        grid: PathBuf,
+        /// List the runs with trainable parameters and an estimated time; run nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Run again runs that already have results.
+        #[arg(long)]
+        force: bool,
+        /// Run again runs recorded as failed.
+        #[arg(long)]
+        retry_failed: bool,
+        /// Run only shard K of N (e.g. 2/4), for job arrays or several machines.
+        #[arg(long)]
+        shard: Option<Shard>,
+        /// Results folder (default: results/<grid name>).
+        #[arg(long)]
+        results: Option<PathBuf>,
+        /// Run the single run with this id in this process (used by the grid runner).
+        #[arg(long, hide = true)]
+        one: Option<String>,
+    },
     /// Download a known model (e.g. `smollm2`) into the cache and check its sha256.
     Fetch {
         /// Alias of the model.
@@ -68,7 +93,7 @@ enum Command {
         model: String,
         #[arg(long, default_value = "attn_embed_frozen")]
         strategy: String,
-        /// TOML file with custom `[strategies.NAME]` tables.
+        /// TOML file with `[custom_strategies.NAME]` tables (a grid file works).
         #[arg(long)]
         strategies: Option<PathBuf>,
         /// Build the model from its weights instead of counting from the config alone.
@@ -270,6 +295,38 @@ fn main() -> Result<()> {
             .context("cannot set the thread count")?;
     }
     match cli.command {
+        Command::Run {
+            grid,
+            dry_run,
+            force,
+            retry_failed,
+            shard,
+            results,
+            one,
+        } => {
+            if let Some(id) = one {
+                let dir = results.context("--one needs --results")?;
+                return run_one(&grid, &id, &dir);
+            }
+            let opts = GridOptions {
+                results,
+                shard,
+                force,
+                retry_failed,
+                dry_run,
+                threads: cli.threads,
+            };
+            let s = run_grid(&grid, &opts)?;
+            if !dry_run {
+                println!(
+                    "{} runs in shard: {} ok, {} failed, {} already finished",
+                    s.in_shard, s.ok, s.failed, s.skipped
+                );
+                if s.failed > 0 {
+                    std::process::exit(2);
+                }
+            }
+        }
         Command::Fetch { model } => {
             let Some(known) = KnownModel::by_alias(&model) else {
                 bail!(

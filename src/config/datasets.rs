@@ -12,11 +12,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::read_toml;
 
 pub const DEFAULT_CATALOG: &str = "ablations/datasets.toml";
+/// The catalog a grid uses unless it names one: beside the grid file.
+pub const DEFAULT_CATALOG_NAME: &str = "datasets.toml";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -44,7 +46,7 @@ fn default_seq_len() -> usize {
 }
 
 /// A dataset with its files resolved to existing paths.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DatasetSpec {
     pub name: String,
     pub files: Vec<PathBuf>,

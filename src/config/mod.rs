@@ -1,6 +1,7 @@
 //! Configuration files: schemas (serde + toml) and their validation.
 
 pub mod datasets;
+pub mod grid;
 pub mod strategy;
 pub mod train;
 

@@ -2,14 +2,14 @@
 //! LoRA block. Five presets are built in; a grid (or any TOML) can define more.
 //!
 //! ```toml
-//! [strategies.bitfit]
+//! [custom_strategies.bitfit]
 //! train = ['\.bias$']                  # regexes over parameter names
-//! [strategies.norms_only]
+//! [custom_strategies.norms_only]
 //! groups = ["norms"]                   # embeddings | attention | mlp | norms
-//! [strategies.last2_mlp]
+//! [custom_strategies.last2_mlp]
 //! groups = ["mlp"]
 //! layers = { from = -2 }               # only layers [n-2, n); negative counts from the end
-//! [strategies.lora_qkvo]
+//! [custom_strategies.lora_qkvo]
 //! lora = { rank = 16, alpha = 32, targets = ["q_proj", "k_proj", "v_proj", "o_proj"] }
 //! ```
 //! A parameter trains when it is in one of `groups` or matches one of `train`, matches none of
@@ -130,25 +130,25 @@ impl StrategySpec {
     }
 }
 
+/// Any TOML with `[custom_strategies.*]` tables (a grid file works too).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct StrategyFile {
     #[serde(default)]
-    strategies: std::collections::BTreeMap<String, StrategySpec>,
+    custom_strategies: std::collections::BTreeMap<String, StrategySpec>,
 }
 
-/// Custom strategies from the `[strategies.NAME]` tables of a TOML file.
+/// Custom strategies from the `[custom_strategies.NAME]` tables of a TOML file.
 pub fn load_strategy_file(
     path: &std::path::Path,
 ) -> anyhow::Result<std::collections::BTreeMap<String, StrategySpec>> {
     let f: StrategyFile = super::read_toml(path)?;
-    for name in f.strategies.keys() {
+    for name in f.custom_strategies.keys() {
         if PRESETS.contains(&name.as_str()) {
             anyhow::bail!(
-                "{}: [strategies.{name}] has the name of a built-in preset; choose another name",
+                "{}: [custom_strategies.{name}] has the name of a built-in preset; choose another name",
                 path.display()
             )
         }
     }
-    Ok(f.strategies)
+    Ok(f.custom_strategies)
 }

@@ -161,7 +161,7 @@ impl Strategy {
     }
 }
 
-/// A preset by name, or a strategy defined in `file` (`[strategies.NAME]`).
+/// A preset by name, or a strategy defined in `file` (`[custom_strategies.NAME]`).
 pub fn resolve(name: &str, file: Option<&std::path::Path>) -> Result<Strategy> {
     if let Some(f) = file {
         let custom = crate::config::strategy::load_strategy_file(f)?;

@@ -1,0 +1,274 @@
+//! The grid file: models x datasets x strategies x seeds, training settings with per-model and
+//! per-strategy overrides, custom strategies, excludes. Every reference is checked on load, before
+//! any run starts.
+//!
+//! ```toml
+//! name = "paper"                      # default: the file's stem; results go to results/<name>/
+//! models = ["smollm2-135m"]           # alias, path (relative to this file) or hub id
+//! datasets = ["alice", "edgar"]       # names in the dataset catalog
+//! strategies = ["full", "lora", "bitfit"]
+//! seeds = [0]
+//! eval_corpora = ["alice", "edgar", "general"]   # evaluated before and after every run
+//! catalog = "datasets.toml"           # relative to this file
+//! exclude = [{ strategy = "lora", dataset = "edgar" }]
+//!
+//! [train]                             # TrainSettings; seq_len overrides the catalog's
+//! steps = 40
+//! [overrides.strategy.lora]           # merged over [train] for that strategy
+//! lr = 1e-3
+//! [overrides.model."smollm2-135m"]
+//! batch_size = 2
+//! [custom_strategies.bitfit]          # custom strategies (see config::strategy)
+//! train = ['\.bias$']
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+use super::datasets::{Catalog, DatasetSpec};
+use super::read_toml;
+use super::strategy::{PRESETS, StrategySpec};
+use super::train::TrainSettings;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrid {
+    name: Option<String>,
+    models: Vec<String>,
+    datasets: Vec<String>,
+    strategies: Vec<String>,
+    #[serde(default = "default_seeds")]
+    seeds: Vec<u64>,
+    eval_corpora: Option<Vec<String>>,
+    catalog: Option<PathBuf>,
+    seq_len: Option<usize>,
+    #[serde(default)]
+    exclude: Vec<Exclude>,
+    #[serde(default)]
+    train: toml::Table,
+    #[serde(default)]
+    overrides: Overrides,
+    #[serde(default)]
+    custom_strategies: BTreeMap<String, StrategySpec>,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![0]
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Overrides {
+    #[serde(default)]
+    model: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    strategy: BTreeMap<String, toml::Table>,
+}
+
+/// Leave out every run that matches all the given fields.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Exclude {
+    pub model: Option<String>,
+    pub dataset: Option<String>,
+    pub strategy: Option<String>,
+    pub seed: Option<u64>,
+}
+
+/// One run of the grid, fully resolved.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RunConfig {
+    pub model: String,
+    /// The model as the loader sees it (relative paths made absolute).
+    pub model_location: String,
+    pub dataset: DatasetSpec,
+    pub eval_corpora: Vec<DatasetSpec>,
+    pub strategy: String,
+    pub strategy_spec: StrategySpec,
+    pub seed: u64,
+    pub settings: TrainSettings,
+}
+
+#[derive(Debug)]
+pub struct Grid {
+    pub name: String,
+    pub path: PathBuf,
+    pub runs: Vec<RunConfig>,
+}
+
+fn merge(base: &toml::Table, over: &toml::Table, what: &str) -> Result<TrainSettings> {
+    let mut t = base.clone();
+    for (k, v) in over {
+        t.insert(k.clone(), v.clone());
+    }
+    toml::Value::Table(t)
+        .try_into::<TrainSettings>()
+        .map_err(|e| anyhow::anyhow!("{what}: {}", e.message()))
+}
+
+impl Grid {
+    pub fn load(path: &Path) -> Result<Self> {
+        let raw: RawGrid = read_toml(path)?;
+        Self::resolve(raw, path)
+    }
+
+    fn resolve(raw: RawGrid, path: &Path) -> Result<Self> {
+        let file = path.display().to_string();
+        let here = path.parent().unwrap_or(Path::new("."));
+        let name = raw.name.clone().unwrap_or_else(|| {
+            path.file_stem()
+                .map_or_else(|| "grid".into(), |s| s.to_string_lossy().into_owned())
+        });
+        let catalog = Catalog::load(
+            &here.join(
+                raw.catalog
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(super::datasets::DEFAULT_CATALOG_NAME)),
+            ),
+        )?;
+        for (field, list) in [
+            ("models", &raw.models),
+            ("datasets", &raw.datasets),
+            ("strategies", &raw.strategies),
+        ] {
+            if list.is_empty() {
+                bail!("{file}: `{field}` is empty")
+            }
+            let mut seen = std::collections::HashSet::new();
+            for x in list {
+                if !seen.insert(x) {
+                    bail!("{file}: `{field}` lists `{x}` twice")
+                }
+            }
+        }
+        let resolve_ds = |n: &str| -> Result<DatasetSpec> {
+            let mut d = catalog
+                .get(n)
+                .map_err(|e| anyhow::anyhow!("{file}: {e:#}"))?;
+            if let Some(s) = raw.seq_len {
+                d.seq_len = s;
+            }
+            Ok(d)
+        };
+        let datasets: Vec<DatasetSpec> = raw
+            .datasets
+            .iter()
+            .map(|d| resolve_ds(d))
+            .collect::<Result<_>>()?;
+        let eval_names = raw
+            .eval_corpora
+            .clone()
+            .unwrap_or_else(|| raw.datasets.clone());
+        let eval_corpora: Vec<DatasetSpec> = eval_names
+            .iter()
+            .map(|d| resolve_ds(d))
+            .collect::<Result<_>>()?;
+
+        let custom = &raw.custom_strategies;
+        for n in custom.keys() {
+            if PRESETS.contains(&n.as_str()) {
+                bail!(
+                    "{file}: [custom_strategies.{n}] has the name of a built-in preset; choose another name"
+                )
+            }
+        }
+        let mut strategies = Vec::new();
+        for s in &raw.strategies {
+            let spec = match custom.get(s) {
+                Some(spec) => spec.clone(),
+                None => StrategySpec::preset(s).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{file}: strategy `{s}` is neither a preset ({}) nor defined under [custom_strategies.{s}]",
+                        PRESETS.join(", ")
+                    )
+                })?,
+            };
+            // Regexes and LoRA settings are checked now; matching against a model happens per run.
+            crate::train::Strategy::new(s, spec.clone())
+                .map_err(|e| anyhow::anyhow!("{file}: {e:#}"))?;
+            strategies.push((s.clone(), spec));
+        }
+
+        for (kind, table, known) in [
+            ("model", &raw.overrides.model, &raw.models),
+            ("strategy", &raw.overrides.strategy, &raw.strategies),
+        ] {
+            for key in table.keys() {
+                if !known.contains(key) {
+                    bail!(
+                        "{file}: [overrides.{kind}.\"{key}\"] names a {kind} that is not in the grid"
+                    )
+                }
+            }
+        }
+        merge(&raw.train, &toml::Table::new(), &format!("{file}: [train]"))?;
+
+        let mut runs = Vec::new();
+        for model in &raw.models {
+            let location = {
+                let p = here.join(model);
+                if p.exists() {
+                    p.to_string_lossy().into_owned()
+                } else {
+                    model.clone()
+                }
+            };
+            crate::models::ModelSpec::parse(&location)
+                .map_err(|e| anyhow::anyhow!("{file}: {e:#}"))?;
+            for ds in &datasets {
+                for (sname, sspec) in &strategies {
+                    for &seed in &raw.seeds {
+                        let excluded = raw.exclude.iter().any(|x| {
+                            x.model.as_ref().is_none_or(|m| m == model)
+                                && x.dataset.as_ref().is_none_or(|d| *d == ds.name)
+                                && x.strategy.as_ref().is_none_or(|s| s == sname)
+                                && x.seed.is_none_or(|s| s == seed)
+                        });
+                        if excluded {
+                            continue;
+                        }
+                        let empty = toml::Table::new();
+                        let mut base = raw.train.clone();
+                        for (k, v) in raw.overrides.model.get(model).unwrap_or(&empty) {
+                            base.insert(k.clone(), v.clone());
+                        }
+                        let what = format!("{file}: settings for {model} / {sname}");
+                        let mut settings = merge(
+                            &base,
+                            raw.overrides.strategy.get(sname).unwrap_or(&empty),
+                            &what,
+                        )?;
+                        settings.seed = seed;
+                        // Own corpus first, then the others in the grid's order.
+                        let others: Vec<DatasetSpec> = eval_corpora
+                            .iter()
+                            .filter(|c| c.name != ds.name)
+                            .cloned()
+                            .collect();
+                        runs.push(RunConfig {
+                            model: model.clone(),
+                            model_location: location.clone(),
+                            dataset: ds.clone(),
+                            eval_corpora: others,
+                            strategy: sname.clone(),
+                            strategy_spec: sspec.clone(),
+                            seed,
+                            settings,
+                        });
+                    }
+                }
+            }
+        }
+        if runs.is_empty() {
+            bail!("{file}: the excludes leave no run")
+        }
+        Ok(Self {
+            name,
+            path: path.to_path_buf(),
+            runs,
+        })
+    }
+}

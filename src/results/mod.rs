@@ -1,0 +1,16 @@
+//! The Parquet results: one place for the schema, atomic per-run writes, reading by glob.
+//!
+//! Layout under a grid's results folder (each run writes only files named by its own id, so
+//! shards never collide; a run counts as finished once its `runs/` file exists):
+//! ```text
+//! runs/<run_id>.parquet    one row: configuration and measurements
+//! steps/<run_id>.parquet   one row per optimizer step
+//! evals/<run_id>.parquet   one row per evaluated corpus: perplexity before and after
+//! ```
+
+pub mod frame;
+pub mod schema;
+pub mod store;
+
+pub use schema::{EvalRow, RunRow, StepRow};
+pub use store::ResultsDir;

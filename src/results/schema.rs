@@ -1,0 +1,202 @@
+//! Row types and their Parquet columns. `SCHEMA_DOC` is the README's schema table.
+
+use anyhow::Result;
+use polars::prelude::*;
+
+/// One run. Optional fields are null where they do not apply (e.g. after-training perplexity of
+/// a failed run).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunRow {
+    pub run_id: String,
+    pub grid: String,
+    pub model: String,
+    pub model_source: String,
+    pub dataset: String,
+    pub strategy: String,
+    pub strategy_spec: String,
+    pub seed: u64,
+    pub framework: String,
+    pub framework_version: String,
+    pub device: String,
+    pub threads: u64,
+    pub git_rev: String,
+    pub started_at: String,
+    pub params_total: u64,
+    pub params_trainable: u64,
+    pub trainable_ratio: f64,
+    pub steps: u64,
+    pub batch_size: u64,
+    pub grad_accum: u64,
+    pub seq_len: u64,
+    pub lr: f64,
+    pub warmup_steps: u64,
+    pub weight_decay: f64,
+    pub optimizer: String,
+    pub tokens_seen: u64,
+    pub train_seconds: f64,
+    pub tokens_per_s: f64,
+    pub step_ms_p50: Option<f64>,
+    pub step_ms_p95: Option<f64>,
+    pub eval_tokens_per_s: Option<f64>,
+    pub eval_seconds: f64,
+    pub peak_mem_bytes: Option<u64>,
+    pub peak_mem_method: String,
+    pub peak_rss_bytes: Option<u64>,
+    pub peak_rss_method: String,
+    pub ppl_before: Option<f64>,
+    pub ppl_after: Option<f64>,
+    pub ppl_before_cross: Option<f64>,
+    pub ppl_after_cross: Option<f64>,
+    pub ppl_before_general: Option<f64>,
+    pub ppl_after_general: Option<f64>,
+    pub final_loss: Option<f64>,
+    pub saved_bytes: Option<u64>,
+    pub wall_seconds: f64,
+    pub status: String,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepRow {
+    pub run_id: String,
+    pub step: u64,
+    pub loss: f64,
+    pub lr: f64,
+    pub grad_norm: f64,
+    pub tokens: u64,
+    pub elapsed_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvalRow {
+    pub run_id: String,
+    pub corpus: String,
+    /// `own`, `cross` (another style) or `general`.
+    pub role: String,
+    pub ppl_before: Option<f64>,
+    pub ppl_after: Option<f64>,
+}
+
+fn col<T, P>(name: &str, v: P) -> Column
+where
+    Series: NamedFrom<P, T>,
+    T: ?Sized,
+{
+    Series::new(name.into(), v).into_column()
+}
+
+macro_rules! column {
+    ($rows:expr, $name:ident, str) => {
+        col(
+            stringify!($name),
+            $rows.iter().map(|r| r.$name.as_str()).collect::<Vec<_>>(),
+        )
+    };
+    ($rows:expr, $name:ident, opt_str) => {
+        col(
+            stringify!($name),
+            $rows.iter().map(|r| r.$name.as_deref()).collect::<Vec<_>>(),
+        )
+    };
+    ($rows:expr, $name:ident, u64) => {
+        col(
+            stringify!($name),
+            $rows.iter().map(|r| r.$name as i64).collect::<Vec<_>>(),
+        )
+    };
+    ($rows:expr, $name:ident, opt_u64) => {
+        col(
+            stringify!($name),
+            $rows
+                .iter()
+                .map(|r| r.$name.map(|x| x as i64))
+                .collect::<Vec<_>>(),
+        )
+    };
+    ($rows:expr, $name:ident, f64) => {
+        col(
+            stringify!($name),
+            $rows.iter().map(|r| r.$name).collect::<Vec<f64>>(),
+        )
+    };
+    ($rows:expr, $name:ident, opt_f64) => {
+        col(
+            stringify!($name),
+            $rows.iter().map(|r| r.$name).collect::<Vec<Option<f64>>>(),
+        )
+    };
+}
+
+pub fn runs_frame(rows: &[RunRow]) -> Result<DataFrame> {
+    Ok(DataFrame::new_infer_height(vec![
+        column!(rows, run_id, str),
+        column!(rows, grid, str),
+        column!(rows, model, str),
+        column!(rows, model_source, str),
+        column!(rows, dataset, str),
+        column!(rows, strategy, str),
+        column!(rows, strategy_spec, str),
+        column!(rows, seed, u64),
+        column!(rows, framework, str),
+        column!(rows, framework_version, str),
+        column!(rows, device, str),
+        column!(rows, threads, u64),
+        column!(rows, git_rev, str),
+        column!(rows, started_at, str),
+        column!(rows, params_total, u64),
+        column!(rows, params_trainable, u64),
+        column!(rows, trainable_ratio, f64),
+        column!(rows, steps, u64),
+        column!(rows, batch_size, u64),
+        column!(rows, grad_accum, u64),
+        column!(rows, seq_len, u64),
+        column!(rows, lr, f64),
+        column!(rows, warmup_steps, u64),
+        column!(rows, weight_decay, f64),
+        column!(rows, optimizer, str),
+        column!(rows, tokens_seen, u64),
+        column!(rows, train_seconds, f64),
+        column!(rows, tokens_per_s, f64),
+        column!(rows, step_ms_p50, opt_f64),
+        column!(rows, step_ms_p95, opt_f64),
+        column!(rows, eval_tokens_per_s, opt_f64),
+        column!(rows, eval_seconds, f64),
+        column!(rows, peak_mem_bytes, opt_u64),
+        column!(rows, peak_mem_method, str),
+        column!(rows, peak_rss_bytes, opt_u64),
+        column!(rows, peak_rss_method, str),
+        column!(rows, ppl_before, opt_f64),
+        column!(rows, ppl_after, opt_f64),
+        column!(rows, ppl_before_cross, opt_f64),
+        column!(rows, ppl_after_cross, opt_f64),
+        column!(rows, ppl_before_general, opt_f64),
+        column!(rows, ppl_after_general, opt_f64),
+        column!(rows, final_loss, opt_f64),
+        column!(rows, saved_bytes, opt_u64),
+        column!(rows, wall_seconds, f64),
+        column!(rows, status, str),
+        column!(rows, error, opt_str),
+    ])?)
+}
+
+pub fn steps_frame(rows: &[StepRow]) -> Result<DataFrame> {
+    Ok(DataFrame::new_infer_height(vec![
+        column!(rows, run_id, str),
+        column!(rows, step, u64),
+        column!(rows, loss, f64),
+        column!(rows, lr, f64),
+        column!(rows, grad_norm, f64),
+        column!(rows, tokens, u64),
+        column!(rows, elapsed_s, f64),
+    ])?)
+}
+
+pub fn evals_frame(rows: &[EvalRow]) -> Result<DataFrame> {
+    Ok(DataFrame::new_infer_height(vec![
+        column!(rows, run_id, str),
+        column!(rows, corpus, str),
+        column!(rows, role, str),
+        column!(rows, ppl_before, opt_f64),
+        column!(rows, ppl_after, opt_f64),
+    ])?)
+}

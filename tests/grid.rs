@@ -1,0 +1,253 @@
+//! The grid runner end to end on the tiny fixture: kill and resume, shards, failures recorded,
+//! bad grids refused before any training.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use ablate::results::frame::{numbers, strings, strings_required};
+use ablate::results::store::read_table;
+use common::fixture;
+
+fn ablate() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ablate"))
+}
+
+fn run_grid(grid: &Path, results: &Path, extra: &[&str]) -> Output {
+    ablate()
+        .arg("run")
+        .arg(grid)
+        .arg("--results")
+        .arg(results)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// run_id -> (status, loss curve) from a results folder.
+fn summary(results: &Path) -> BTreeMap<String, (String, Vec<f64>)> {
+    let runs = read_table(results, "runs").unwrap().unwrap();
+    let steps = read_table(results, "steps").unwrap().unwrap();
+    let ids = strings_required(&runs, "run_id").unwrap();
+    let status = strings_required(&runs, "status").unwrap();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "duplicate run ids in {}",
+        results.display()
+    );
+    let s_ids = strings_required(&steps, "run_id").unwrap();
+    let s_step: Vec<i64> = numbers(&steps, "step")
+        .unwrap()
+        .into_iter()
+        .map(|x| x.unwrap() as i64)
+        .collect();
+    let s_loss: Vec<f64> = numbers(&steps, "loss")
+        .unwrap()
+        .into_iter()
+        .map(Option::unwrap)
+        .collect();
+    let mut curves: BTreeMap<String, Vec<(i64, f64)>> = BTreeMap::new();
+    for ((id, st), l) in s_ids.into_iter().zip(s_step).zip(s_loss) {
+        curves.entry(id).or_default().push((st, l));
+    }
+    ids.into_iter()
+        .zip(status)
+        .map(|(id, st)| {
+            let mut c = curves.remove(&id).unwrap_or_default();
+            c.sort_by_key(|x| x.0);
+            (id, (st, c.into_iter().map(|x| x.1).collect()))
+        })
+        .collect()
+}
+
+fn grid() -> PathBuf {
+    fixture("tiny-grid.toml")
+}
+
+#[test]
+fn killed_grid_resumes_to_the_uninterrupted_result() {
+    let whole = tempfile::tempdir().unwrap();
+    let out = run_grid(&grid(), whole.path(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = summary(whole.path());
+    assert_eq!(want.len(), 6);
+    assert!(want.values().all(|(s, c)| s == "ok" && c.len() == 6));
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = ablate()
+        .arg("run")
+        .arg(grid())
+        .arg("--results")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs_dir = dir.path().join("runs");
+    // Finished runs only: a run being written has a temporary name until its rename.
+    let finished = || {
+        std::fs::read_dir(&runs_dir).map_or(0, |d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "parquet"))
+            })
+            .count()
+        })
+    };
+    let t0 = Instant::now();
+    while finished() < 1 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no run finished");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL, mid-grid
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let partial = finished();
+    assert!(partial < 6, "the grid finished before it could be killed");
+
+    let out = run_grid(&grid(), dir.path(), &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("{partial} already finished")),
+        "{stdout}"
+    );
+    assert_eq!(summary(dir.path()), want);
+
+    // A finished grid runs nothing again.
+    let out = run_grid(&grid(), dir.path(), &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 to run"));
+}
+
+#[test]
+fn shards_together_equal_the_whole_grid() {
+    let whole = tempfile::tempdir().unwrap();
+    assert!(run_grid(&grid(), whole.path(), &[]).status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let a = tempfile::tempdir().unwrap();
+    for (k, d) in [("1/2", a.path()), ("2/2", dir.path())] {
+        let out = run_grid(&grid(), d, &["--shard", k]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let (s1, s2) = (summary(a.path()), summary(dir.path()));
+    assert!(!s1.is_empty() && !s2.is_empty());
+    assert!(s1.keys().all(|k| !s2.contains_key(k)), "shards overlap");
+    let mut union = s1;
+    union.extend(s2);
+    assert_eq!(union, summary(whole.path()));
+}
+
+fn write_grid(dir: &Path, body: &str) -> PathBuf {
+    let p = dir.join("grid.toml");
+    let header = format!(
+        "models = [\"{}\"]\ncatalog = \"{}\"\nseq_len = 16\n",
+        fixture("tiny-gpt-neo").display(),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("ablations/datasets.toml")
+            .display()
+    );
+    std::fs::write(&p, header + body).unwrap();
+    p
+}
+
+#[test]
+fn a_failed_run_is_recorded_and_the_grid_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = write_grid(
+        dir.path(),
+        "datasets = [\"alice\"]\nstrategies = [\"full\", \"lora\"]\neval_corpora = [\"alice\"]\n[train]\nsteps = 3\nbatch_size = 2\neval_blocks = 2\n[overrides.strategy.full]\nlr = 1e30\nwarmup_steps = 0\ngrad_clip = 0.0\n",
+    );
+    let res = dir.path().join("results");
+    let out = run_grid(&g, &res, &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = read_table(&res, "runs").unwrap().unwrap();
+    let strategy = strings_required(&runs, "strategy").unwrap();
+    let status = strings_required(&runs, "status").unwrap();
+    let error = strings(&runs, "error").unwrap();
+    let i = strategy.iter().position(|s| *s == "full").unwrap();
+    assert_eq!(status[i], "failed");
+    assert!(
+        error[i].as_deref().unwrap().contains("diverged"),
+        "{:?}",
+        error[i]
+    );
+    let j = strategy.iter().position(|s| *s == "lora").unwrap();
+    assert_eq!(status[j], "ok");
+}
+
+#[test]
+fn bad_grids_fail_before_any_training() {
+    let cases = [
+        (
+            "datasets = [\"alice\", \"poetry\"]\nstrategies = [\"full\"]\n",
+            "no dataset named `poetry`",
+        ),
+        (
+            "datasets = [\"alice\"]\nstrategies = [\"typo\"]\n[custom_strategies.typo]\ntrain = [\"(\"]\n",
+            "not a valid regex",
+        ),
+        (
+            "datasets = [\"alice\"]\nstrategies = [\"typo\"]\n[custom_strategies.typo]\ntrain = [\"\\\\.mpl\\\\.\"]\n",
+            "matches no parameter",
+        ),
+        (
+            "datasets = [\"alice\"]\nstrategies = [\"full\", \"lora\", \"full\"]\n",
+            "lists `full` twice",
+        ),
+        (
+            "datasets = [\"alice\"]\nstrategies = [\"full\"]\n[train]\nstepz = 3\n",
+            "unknown field `stepz`",
+        ),
+        (
+            "datasets = [\"alice\"]\nstrategies = [\"full\"]\nseedz = [1]\n",
+            "line 6",
+        ),
+    ];
+    for (body, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let g = write_grid(dir.path(), body);
+        let res = dir.path().join("results");
+        let out = run_grid(&g, &res, &[]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{body}");
+        assert!(
+            err.contains(want) && err.contains("grid.toml"),
+            "{body}: {err}"
+        );
+        assert!(!res.exists(), "{body}: something ran");
+    }
+    // A model file that does not exist.
+    let dir = tempfile::tempdir().unwrap();
+    let g = dir.path().join("grid.toml");
+    std::fs::write(&g, format!("models = [\"/no/such/model.gguf\"]\ndatasets = [\"alice\"]\nstrategies = [\"full\"]\ncatalog = \"{}\"\n", Path::new(env!("CARGO_MANIFEST_DIR")).join("ablations/datasets.toml").display())).unwrap();
+    let out = run_grid(&g, &dir.path().join("results"), &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("/no/such/model.gguf"),
+        "{err}"
+    );
+}
