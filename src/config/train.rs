@@ -31,6 +31,9 @@ pub struct TrainSettings {
     pub eval_batch: usize,
     pub seed: u64,
     pub optimizer: OptimizerKind,
+    /// Prompt continued greedily before and after training, to read the style (empty = none).
+    pub sample_prompt: String,
+    pub sample_tokens: usize,
 }
 
 impl Default for TrainSettings {
@@ -52,6 +55,8 @@ impl Default for TrainSettings {
             eval_batch: 8,
             seed: 0,
             optimizer: OptimizerKind::default(),
+            sample_prompt: "It was late in the evening when".into(),
+            sample_tokens: 40,
         }
     }
 }

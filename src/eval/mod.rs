@@ -1,5 +1,6 @@
 //! Evaluation: next-token loss and perplexity over held-out blocks.
 
+pub mod generate;
 pub mod perplexity;
 
 pub use perplexity::{Perplexity, next_token_loss, perplexity};

@@ -43,6 +43,7 @@ pub fn base_row(grid: &str, run_id: &str, cfg: &RunConfig, started_at: &str) -> 
         optimizer: format!("{:?}", s.optimizer).to_lowercase(),
         peak_mem_method: HEAP_METHOD.into(),
         peak_rss_method: RSS_METHOD.into(),
+        sample_prompt: s.sample_prompt.clone(),
         status: "failed".into(),
         ..RunRow::default()
     }
@@ -95,6 +96,8 @@ pub fn fill(row: &mut RunRow, cfg: &RunConfig, out: &RunOutput) -> Vec<EvalRow> 
     row.peak_rss_bytes = t.peak_rss_bytes;
     row.final_loss = t.steps.last().map(|s| s.loss);
     row.saved_bytes = out.saved_bytes;
+    row.sample_before = out.sample_before.clone();
+    row.sample_after = out.sample_after.clone();
     let evals: Vec<EvalRow> = out
         .ppl_before
         .iter()

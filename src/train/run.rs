@@ -15,6 +15,7 @@ use super::trainer::{StepRecord, TrainReport, train};
 use crate::config::datasets::DatasetSpec;
 use crate::config::train::TrainSettings;
 use crate::data::Dataset;
+use crate::eval::generate::greedy;
 use crate::eval::perplexity;
 use crate::models::{CausalLm, ModelSpec};
 
@@ -41,6 +42,9 @@ pub struct RunOutput {
     pub eval_tokens_per_s: f64,
     pub eval_seconds: f64,
     pub saved_bytes: Option<u64>,
+    /// Greedy continuations of the sample prompt, before and after training.
+    pub sample_before: Option<String>,
+    pub sample_after: Option<String>,
 }
 
 fn eval_all(
@@ -84,6 +88,22 @@ pub fn run(plan: &RunPlan, device: &Device, on_step: impl FnMut(&StepRecord)) ->
     let t_eval = Instant::now();
     let (ppl_before, eval_tps) = eval_all(model.lm.as_ref(), &sets, s, device)?;
     let mut eval_seconds = t_eval.elapsed().as_secs_f64();
+    let max_len = plan.dataset.seq_len;
+    let sample = |m: &crate::models::Model| -> Result<Option<String>> {
+        if s.sample_prompt.is_empty() || s.sample_tokens == 0 {
+            return Ok(None);
+        }
+        greedy(
+            m.lm.as_ref(),
+            &m.tokenizer,
+            &s.sample_prompt,
+            s.sample_tokens,
+            max_len,
+            device,
+        )
+        .map(Some)
+    };
+    let sample_before = sample(&model)?;
     let blocks: Vec<Vec<u32>> = sets[0].train_blocks().iter().map(|b| b.to_vec()).collect();
     let report = train(model.lm.as_ref(), blocks, s, device, on_step)?;
     let t_eval = Instant::now();
@@ -93,6 +113,11 @@ pub fn run(plan: &RunPlan, device: &Device, on_step: impl FnMut(&StepRecord)) ->
         BTreeMap::new()
     };
     eval_seconds += t_eval.elapsed().as_secs_f64();
+    let sample_after = if report.outcome == super::Outcome::Completed {
+        sample(&model)?
+    } else {
+        None
+    };
     let saved_bytes = match &plan.save_to {
         Some(p) => Some(save_trainable(model.lm.as_ref(), p)?),
         None => None,
@@ -106,5 +131,7 @@ pub fn run(plan: &RunPlan, device: &Device, on_step: impl FnMut(&StepRecord)) ->
         eval_tokens_per_s: eval_tps,
         eval_seconds,
         saved_bytes,
+        sample_before,
+        sample_after,
     })
 }
