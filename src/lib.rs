@@ -9,6 +9,7 @@ pub mod eval;
 pub mod measure;
 pub mod models;
 pub mod nn;
+pub mod report;
 pub mod results;
 pub mod runner;
 pub mod train;

@@ -58,6 +58,14 @@ enum Command {
         #[arg(long, hide = true)]
         one: Option<String>,
     },
+    /// Charts and REPORT.md from the Parquet results.
+    Report {
+        /// Results folder (every runs/steps/evals Parquet file below it).
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+    },
     /// Download a known model (e.g. `smollm2`) into the cache and check its sha256.
     Fetch {
         /// Alias of the model.
@@ -325,6 +333,18 @@ fn main() -> Result<()> {
                 if s.failed > 0 {
                     std::process::exit(2);
                 }
+            }
+        }
+        Command::Report { results, out } => {
+            let r = ablate::report::build(&results, &out)?;
+            println!(
+                "report from {} runs -> {}: {}",
+                r.runs,
+                out.display(),
+                r.files.join(", ")
+            );
+            for m in &r.missing {
+                println!("missing: {m}");
             }
         }
         Command::Fetch { model } => {

@@ -64,7 +64,7 @@ pub fn results_dir(grid: &Grid, opts: &GridOptions) -> ResultsDir {
 }
 
 /// The runs of this shard, with ids, in grid order.
-pub fn shard_runs<'a>(grid: &'a Grid, shard: Option<Shard>) -> Vec<(String, &'a RunConfig)> {
+pub fn shard_runs(grid: &Grid, shard: Option<Shard>) -> Vec<(String, &RunConfig)> {
     let shard = shard.unwrap_or_else(Shard::all);
     grid.runs
         .iter()

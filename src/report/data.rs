@@ -1,0 +1,368 @@
+//! The results as the report needs them: every run (ok or failed), loss curves, and per
+//! (dataset, strategy) means and standard deviations over seeds, aggregated with polars.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Result, bail};
+use polars::prelude::*;
+
+use super::style;
+use crate::results::frame::{numbers, strings, strings_required};
+use crate::results::store::read_table;
+
+/// Metrics aggregated over seeds (derived ones are computed before grouping).
+pub const METRICS: [&str; 14] = [
+    "params_trainable",
+    "trainable_ratio",
+    "tokens_per_s",
+    "step_ms_p50",
+    "step_ms_p95",
+    "eval_tokens_per_s",
+    "peak_mem_bytes",
+    "peak_rss_bytes",
+    "ppl_before",
+    "ppl_after",
+    "final_loss",
+    "d_own_pct",
+    "d_cross_pct",
+    "d_general_pct",
+];
+
+#[derive(Clone, Debug, Default)]
+pub struct Run {
+    pub id: String,
+    pub grid: String,
+    pub model: String,
+    pub model_source: String,
+    pub dataset: String,
+    pub strategy: String,
+    pub seed: i64,
+    pub status: String,
+    pub error: Option<String>,
+    pub framework: String,
+    pub framework_version: String,
+    pub device: String,
+    pub threads: f64,
+    pub git_rev: String,
+    pub steps: f64,
+    pub batch_size: f64,
+    pub seq_len: f64,
+    pub lr: f64,
+    pub warmup_steps: f64,
+    pub weight_decay: f64,
+    pub optimizer: String,
+    pub params_total: f64,
+    pub wall_seconds: f64,
+    pub peak_mem_method: String,
+    pub peak_rss_method: String,
+    pub sample_prompt: String,
+    pub sample_before: Option<String>,
+    pub sample_after: Option<String>,
+    /// Every numeric column by name (None where null).
+    pub values: BTreeMap<String, Option<f64>>,
+}
+
+impl Run {
+    pub fn get(&self, metric: &str) -> Option<f64> {
+        self.values.get(metric).copied().flatten()
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stat {
+    pub mean: f64,
+    pub std: f64,
+    pub n: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Results {
+    pub runs: Vec<Run>,
+    /// Loss curve per run id: (step, loss).
+    pub curves: BTreeMap<String, Vec<(f64, f64)>>,
+    pub datasets: Vec<String>,
+    pub strategies: Vec<String>,
+    /// (dataset, strategy) -> metric -> stat over ok runs.
+    pub agg: BTreeMap<(String, String), BTreeMap<String, Stat>>,
+    /// Human-readable notes on what is missing or failed.
+    pub missing: Vec<String>,
+}
+
+const NUMERIC: [&str; 27] = [
+    "params_total",
+    "params_trainable",
+    "trainable_ratio",
+    "steps",
+    "batch_size",
+    "seq_len",
+    "lr",
+    "warmup_steps",
+    "weight_decay",
+    "threads",
+    "tokens_seen",
+    "train_seconds",
+    "tokens_per_s",
+    "step_ms_p50",
+    "step_ms_p95",
+    "eval_tokens_per_s",
+    "peak_mem_bytes",
+    "peak_rss_bytes",
+    "ppl_before",
+    "ppl_after",
+    "ppl_before_cross",
+    "ppl_after_cross",
+    "ppl_before_general",
+    "ppl_after_general",
+    "final_loss",
+    "saved_bytes",
+    "wall_seconds",
+];
+
+fn with_derived(df: DataFrame) -> LazyFrame {
+    let own = ((col("ppl_after") / col("ppl_before") - lit(1.0)) * lit(100.0)).alias("d_own_pct");
+    let cross = ((col("ppl_after_cross") / col("ppl_before_cross") - lit(1.0)) * lit(100.0))
+        .alias("d_cross_pct");
+    let general = ((col("ppl_after_general") / col("ppl_before_general") - lit(1.0)) * lit(100.0))
+        .alias("d_general_pct");
+    df.lazy().with_columns([own, cross, general])
+}
+
+impl Results {
+    pub fn load(root: &Path) -> Result<Self> {
+        let Some(runs_df) = read_table(root, "runs")? else {
+            bail!(
+                "no results under {} (expected runs/*.parquet)",
+                root.display()
+            )
+        };
+        let runs_df = with_derived(runs_df).collect()?;
+        let n = runs_df.height();
+        let text = |c: &str| strings(&runs_df, c);
+        let (ids, models, datasets, strategies, statuses) = (
+            strings_required(&runs_df, "run_id")?,
+            strings_required(&runs_df, "model")?,
+            strings_required(&runs_df, "dataset")?,
+            strings_required(&runs_df, "strategy")?,
+            strings_required(&runs_df, "status")?,
+        );
+        let errors = text("error")?;
+        let opt_text = |c: &str| -> Result<Vec<String>> {
+            Ok(text(c)?
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect())
+        };
+        let grids = opt_text("grid")?;
+        let (source, fw, fwv, device, git, optim, pm, pr, prompt) = (
+            opt_text("model_source")?,
+            opt_text("framework")?,
+            opt_text("framework_version")?,
+            opt_text("device")?,
+            opt_text("git_rev")?,
+            opt_text("optimizer")?,
+            opt_text("peak_mem_method")?,
+            opt_text("peak_rss_method")?,
+            opt_text("sample_prompt")?,
+        );
+        let (before, after) = (text("sample_before")?, text("sample_after")?);
+        let seeds = numbers(&runs_df, "seed")?;
+        let mut cols = BTreeMap::new();
+        for c in NUMERIC
+            .iter()
+            .chain(["d_own_pct", "d_cross_pct", "d_general_pct"].iter())
+        {
+            cols.insert(c.to_string(), numbers(&runs_df, c)?);
+        }
+        let v = |c: &str, i: usize| cols[c][i].unwrap_or(f64::NAN);
+        let mut runs: Vec<Run> = (0..n)
+            .map(|i| Run {
+                id: ids[i].clone(),
+                grid: grids[i].clone(),
+                model: models[i].clone(),
+                model_source: source[i].clone(),
+                dataset: datasets[i].clone(),
+                strategy: strategies[i].clone(),
+                seed: seeds[i].unwrap_or(0.0) as i64,
+                status: statuses[i].clone(),
+                error: errors[i].clone(),
+                framework: fw[i].clone(),
+                framework_version: fwv[i].clone(),
+                device: device[i].clone(),
+                threads: v("threads", i),
+                git_rev: git[i].clone(),
+                steps: v("steps", i),
+                batch_size: v("batch_size", i),
+                seq_len: v("seq_len", i),
+                lr: v("lr", i),
+                warmup_steps: v("warmup_steps", i),
+                weight_decay: v("weight_decay", i),
+                optimizer: optim[i].clone(),
+                params_total: v("params_total", i),
+                wall_seconds: v("wall_seconds", i),
+                peak_mem_method: pm[i].clone(),
+                peak_rss_method: pr[i].clone(),
+                sample_prompt: prompt[i].clone(),
+                sample_before: before[i].clone(),
+                sample_after: after[i].clone(),
+                values: cols.iter().map(|(k, col)| (k.clone(), col[i])).collect(),
+            })
+            .collect();
+        runs.sort_by(|a, b| {
+            (&a.dataset, &a.strategy, a.seed, &a.id).cmp(&(&b.dataset, &b.strategy, b.seed, &b.id))
+        });
+
+        let mut strategies: Vec<String> = runs.iter().map(|r| r.strategy.clone()).collect();
+        style::order(&mut strategies);
+        let mut datasets: Vec<String> = runs.iter().map(|r| r.dataset.clone()).collect();
+        datasets.sort();
+        datasets.dedup();
+
+        let agg = aggregate(&runs_df)?;
+        let curves = load_curves(root)?;
+        let mut missing = Vec::new();
+        for r in runs.iter().filter(|r| r.status != "ok") {
+            missing.push(format!(
+                "run {} ({} / {} / seed {}) failed: {}",
+                r.id,
+                r.dataset,
+                r.strategy,
+                r.seed,
+                r.error.as_deref().unwrap_or("no error recorded")
+            ));
+        }
+        for d in &datasets {
+            for s in &strategies {
+                let n = agg
+                    .get(&(d.clone(), s.clone()))
+                    .and_then(|m| m.get("tokens_per_s"))
+                    .map_or(0, |s| s.n);
+                if n == 0 {
+                    missing.push(format!("no successful run for {d} / {s}"));
+                } else if n == 1 {
+                    missing.push(format!(
+                        "{d} / {s}: a single seed, so no standard deviation"
+                    ));
+                }
+            }
+        }
+        if !strategies.iter().any(|s| s == "full") {
+            missing.push(
+                "no `full` strategy: changes against full fine-tuning cannot be computed".into(),
+            );
+        }
+        Ok(Self {
+            runs,
+            curves,
+            datasets,
+            strategies,
+            agg,
+            missing,
+        })
+    }
+
+    pub fn stat(&self, dataset: &str, strategy: &str, metric: &str) -> Option<Stat> {
+        self.agg
+            .get(&(dataset.to_string(), strategy.to_string()))
+            .and_then(|m| m.get(metric))
+            .copied()
+            .filter(|s| s.n > 0 && s.mean.is_finite())
+    }
+
+    pub fn ok_runs<'a>(
+        &'a self,
+        dataset: &'a str,
+        strategy: &'a str,
+    ) -> impl Iterator<Item = &'a Run> + 'a {
+        self.runs
+            .iter()
+            .filter(move |r| r.dataset == dataset && r.strategy == strategy && r.status == "ok")
+    }
+
+    /// Mean over datasets of a metric for one strategy (each dataset's seed-mean weighs once).
+    pub fn across_datasets(&self, strategy: &str, metric: &str) -> Option<Stat> {
+        let v: Vec<Stat> = self
+            .datasets
+            .iter()
+            .filter_map(|d| self.stat(d, strategy, metric))
+            .collect();
+        if v.is_empty() {
+            return None;
+        }
+        let mean = v.iter().map(|s| s.mean).sum::<f64>() / v.len() as f64;
+        let var =
+            v.iter().map(|s| (s.mean - mean).powi(2)).sum::<f64>() / (v.len().max(2) - 1) as f64;
+        Some(Stat {
+            mean,
+            std: if v.len() > 1 { var.sqrt() } else { v[0].std },
+            n: v.iter().map(|s| s.n).sum(),
+        })
+    }
+}
+
+/// Mean and sample standard deviation per (dataset, strategy) over successful runs, in polars.
+fn aggregate(runs: &DataFrame) -> Result<BTreeMap<(String, String), BTreeMap<String, Stat>>> {
+    let mut exprs = vec![col("run_id").count().alias("n")];
+    for m in METRICS {
+        exprs.push(
+            col(m)
+                .cast(DataType::Float64)
+                .mean()
+                .alias(format!("{m}__mean")),
+        );
+        exprs.push(
+            col(m)
+                .cast(DataType::Float64)
+                .std(1)
+                .alias(format!("{m}__std")),
+        );
+    }
+    let df = runs
+        .clone()
+        .lazy()
+        .filter(col("status").eq(lit("ok")))
+        .group_by([col("dataset"), col("strategy")])
+        .agg(exprs)
+        .sort(["dataset", "strategy"], SortMultipleOptions::default())
+        .collect()?;
+    let ds = strings_required(&df, "dataset")?;
+    let st = strings_required(&df, "strategy")?;
+    let n = numbers(&df, "n")?;
+    let mut out = BTreeMap::new();
+    for m in METRICS {
+        let means = numbers(&df, &format!("{m}__mean"))?;
+        let stds = numbers(&df, &format!("{m}__std"))?;
+        for i in 0..df.height() {
+            let e: &mut BTreeMap<String, Stat> =
+                out.entry((ds[i].clone(), st[i].clone())).or_default();
+            e.insert(
+                m.to_string(),
+                Stat {
+                    mean: means[i].unwrap_or(f64::NAN),
+                    std: stds[i].unwrap_or(0.0),
+                    n: n[i].unwrap_or(0.0) as usize,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn load_curves(root: &Path) -> Result<BTreeMap<String, Vec<(f64, f64)>>> {
+    let mut out: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    let Some(df) = read_table(root, "steps")? else {
+        return Ok(out);
+    };
+    let ids = strings_required(&df, "run_id")?;
+    let steps = numbers(&df, "step")?;
+    let loss = numbers(&df, "loss")?;
+    for i in 0..df.height() {
+        if let (Some(s), Some(l)) = (steps[i], loss[i]) {
+            out.entry(ids[i].clone()).or_default().push((s, l));
+        }
+    }
+    for v in out.values_mut() {
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    Ok(out)
+}

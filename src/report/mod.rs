@@ -1,0 +1,38 @@
+//! `ablate report`: read the Parquet results with polars, aggregate over seeds, draw the charts
+//! (PNG and SVG) with plotters, and write REPORT.md, including verdicts on the reference
+//! experiment's claims computed from the rows. Output is deterministic: stable ordering, no
+//! timestamps, so the committed reports/ regenerate byte for byte.
+
+pub mod charts;
+pub mod claims;
+pub mod data;
+pub mod markdown;
+pub mod style;
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+/// What a report build produced.
+#[derive(Debug, Default)]
+pub struct ReportSummary {
+    pub runs: usize,
+    pub files: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+pub fn build(results: &Path, out: &Path) -> Result<ReportSummary> {
+    let data = data::Results::load(results)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut files = charts::draw_all(&data, out)?;
+    let claims = claims::judge(&data);
+    let md = markdown::render(&data, &claims, &files);
+    std::fs::write(out.join("REPORT.md"), md)
+        .with_context(|| format!("cannot write {}/REPORT.md", out.display()))?;
+    files.push("REPORT.md".into());
+    Ok(ReportSummary {
+        runs: data.runs.len(),
+        files,
+        missing: data.missing.clone(),
+    })
+}

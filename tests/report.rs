@@ -1,0 +1,167 @@
+//! `ablate report` on a tiny grid's results: every chart is written, output is deterministic,
+//! every table row traces to run ids, and missing or failed runs are reported, not fatal.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use ablate::results::frame::strings_required;
+use ablate::results::store::read_table;
+use ablate::results::{ResultsDir, RunRow};
+use common::fixture;
+
+fn tiny_results(dir: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ablate"))
+        .arg("run")
+        .arg(fixture("tiny-grid.toml"))
+        .arg("--results")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn run_ids(dir: &Path) -> BTreeSet<String> {
+    strings_required(&read_table(dir, "runs").unwrap().unwrap(), "run_id")
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
+const CHARTS: [&str; 7] = [
+    "params",
+    "memory",
+    "throughput",
+    "perplexity",
+    "loss_curves",
+    "pareto",
+    "forgetting",
+];
+
+#[test]
+fn report_is_complete_deterministic_and_traceable() {
+    let res = tempfile::tempdir().unwrap();
+    tiny_results(res.path());
+    let ids = run_ids(res.path());
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    ablate::report::build(res.path(), a.path()).unwrap();
+    ablate::report::build(res.path(), b.path()).unwrap();
+    for c in CHARTS {
+        for ext in ["png", "svg"] {
+            let name = format!("{c}.{ext}");
+            let bytes = std::fs::read(a.path().join(&name)).unwrap();
+            assert!(bytes.len() > 1000, "{name} is nearly empty");
+            assert_eq!(
+                bytes,
+                std::fs::read(b.path().join(&name)).unwrap(),
+                "{name} differs between builds"
+            );
+        }
+        assert!(
+            std::fs::read(a.path().join(format!("{c}.png")))
+                .unwrap()
+                .starts_with(b"\x89PNG")
+        );
+    }
+    let md = std::fs::read_to_string(a.path().join("REPORT.md")).unwrap();
+    assert_eq!(
+        md,
+        std::fs::read_to_string(b.path().join("REPORT.md")).unwrap()
+    );
+    for c in CHARTS {
+        assert!(md.contains(&format!("]({c}.png)")), "{c} not embedded");
+    }
+    for id in &ids {
+        assert!(md.contains(id.as_str()), "run {id} not in the report");
+    }
+    // Every row of every results table names the runs it comes from.
+    let mut in_results = false;
+    let mut checked = 0;
+    for line in md.lines() {
+        if line.starts_with("## ") {
+            in_results = !["## Setup", "## What is missing", "## The reference"]
+                .iter()
+                .any(|h| line.starts_with(h));
+            continue;
+        }
+        let is_row = line.starts_with("| ")
+            && !line.starts_with("| ---")
+            && !line.contains("| runs |")
+            && !line.contains("| run |");
+        if in_results
+            && is_row
+            && !line.starts_with("| strategy |")
+            && !line.starts_with("| dataset |")
+            && !line.starts_with("| trained on |")
+        {
+            assert!(
+                ids.iter().any(|id| line.contains(id.as_str())),
+                "row without a run id: {line}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} rows checked");
+    for n in 1..=6 {
+        assert!(md.contains(&format!("| {n}. ")), "claim {n} missing");
+    }
+}
+
+#[test]
+fn missing_and_failed_runs_are_reported_not_fatal() {
+    let res = tempfile::tempdir().unwrap();
+    tiny_results(res.path());
+    // Remove every lora run and one seed of full; add a failed run.
+    let runs = read_table(res.path(), "runs").unwrap().unwrap();
+    let ids = strings_required(&runs, "run_id").unwrap();
+    let strategies = strings_required(&runs, "strategy").unwrap();
+    let mut removed_full = false;
+    for (id, s) in ids.iter().zip(&strategies) {
+        if s == "lora" || (s == "full" && !removed_full) {
+            removed_full |= s == "full";
+            for t in ["runs", "steps", "evals"] {
+                std::fs::remove_file(res.path().join(t).join(format!("{id}.parquet"))).unwrap();
+            }
+        }
+    }
+    let failed = RunRow {
+        run_id: "00000000dead".into(),
+        grid: "tiny".into(),
+        model: "tiny-gpt-neo".into(),
+        dataset: "alice".into(),
+        strategy: "mlp_only".into(),
+        status: "failed".into(),
+        error: Some("out of memory".into()),
+        ..RunRow::default()
+    };
+    ResultsDir::new(res.path())
+        .write_run(&failed, &[], &[])
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let summary = ablate::report::build(res.path(), out.path()).unwrap();
+    let md = std::fs::read_to_string(out.path().join("REPORT.md")).unwrap();
+    assert!(
+        md.contains("00000000dead") && md.contains("out of memory"),
+        "failed run not reported"
+    );
+    assert!(md.contains("no successful run for alice / mlp_only"));
+    assert!(md.contains("alice / full: a single seed"));
+    assert!(summary.missing.len() >= 3, "{:?}", summary.missing);
+    for c in CHARTS {
+        assert!(out.path().join(format!("{c}.png")).is_file());
+    }
+}
+
+#[test]
+fn no_results_is_a_clear_error() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let err = ablate::report::build(empty.path(), out.path()).unwrap_err();
+    assert!(format!("{err:#}").contains("no results under"), "{err:#}");
+}
