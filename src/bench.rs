@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use crate::config::train::TrainSettings;
+use crate::config::train::{OptimizerKind, TrainSettings};
 use crate::measure::stats::median;
 use crate::models::ModelSpec;
 use crate::train::setup::plan_for;
@@ -25,6 +25,7 @@ pub struct BenchSettings {
     /// Timed steps per measurement (after one untimed warm-up step).
     pub steps: usize,
     pub repeats: usize,
+    pub optimizer: OptimizerKind,
 }
 
 /// One measurement, as a child process prints it.
@@ -64,6 +65,7 @@ pub fn measure_one(
         batch_size: b.batch_size,
         measure_skip_steps: 1,
         warmup_steps: 0,
+        optimizer: b.optimizer,
         ..TrainSettings::default()
     };
     let m = model.load(device, &|c| plan_for(strategy, c, 0))?;
@@ -97,7 +99,8 @@ pub fn bench(
             cmd.args(["bench", "--one", s, "--model", model])
                 .args(["--batch", &b.batch_size.to_string()])
                 .args(["--seq-len", &b.seq_len.to_string()])
-                .args(["--steps", &b.steps.to_string()]);
+                .args(["--steps", &b.steps.to_string()])
+                .args(["--optimizer", &format!("{:?}", b.optimizer).to_lowercase()]);
             let out = cmd.output().context("cannot run a bench child process")?;
             if !out.status.success() {
                 bail!(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ablate::bench::{BenchSettings, bench, measure_one};
 use ablate::config::datasets::{Catalog, DEFAULT_CATALOG, DatasetSpec};
-use ablate::config::train::TrainSettings;
+use ablate::config::train::{OptimizerKind, TrainSettings};
 use ablate::data::Dataset;
 use ablate::eval::perplexity;
 use ablate::models::{self, ModelSpec, fetch::KnownModel};
@@ -57,6 +57,10 @@ enum Command {
         /// Run the single run with this id in this process (used by the grid runner).
         #[arg(long, hide = true)]
         one: Option<String>,
+        /// `candle` (ablate itself) or `pytorch` (the reference backend, needs
+        /// src/reference/requirements.txt; Python from $ABLATE_PYTHON, else python3).
+        #[arg(long, default_value = "candle")]
+        framework: String,
     },
     /// Charts and REPORT.md from the Parquet results.
     Report {
@@ -154,6 +158,9 @@ enum Command {
         /// Measure one strategy in this process and print it as JSON (used by the parent).
         #[arg(long, hide = true)]
         one: Option<String>,
+        /// `inplace` (fused AdamW) or `candle` (candle-nn's AdamW), to measure the difference.
+        #[arg(long, default_value = "inplace")]
+        optimizer: String,
     },
 }
 
@@ -293,6 +300,33 @@ fn train_one(
     Ok(())
 }
 
+/// The PyTorch reference backend: export the plans, then let the Python script run them.
+fn run_reference(grid: &Path, opts: &GridOptions, threads: Option<usize>) -> Result<i32> {
+    let (plans, n) = ablate::runner::export::export_plans(grid, opts)?;
+    let results = plans.parent().context("plans folder has no parent")?;
+    println!("{n} PyTorch runs planned in {}", plans.display());
+    let python = std::env::var("ABLATE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = std::env::var("ABLATE_TORCH_SCRIPT").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/src/reference/torch_grid.py").into()
+    });
+    let status = std::process::Command::new(&python)
+        .arg(&script)
+        .arg("--plans")
+        .arg(&plans)
+        .arg("--results")
+        .arg(results)
+        .args([
+            "--threads",
+            &threads
+                .unwrap_or_else(rayon::current_num_threads)
+                .to_string(),
+        ])
+        .env("ABLATE_GIT_REV", env!("ABLATE_GIT_REV"))
+        .status()
+        .with_context(|| format!("cannot run `{python} {script}` (set ABLATE_PYTHON)"))?;
+    Ok(status.code().unwrap_or(2))
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     ablate::measure::malloc::keep_freed_memory();
@@ -311,7 +345,19 @@ fn main() -> Result<()> {
             shard,
             results,
             one,
+            framework,
         } => {
+            if framework == "pytorch" {
+                let opts = GridOptions {
+                    results,
+                    shard,
+                    force,
+                    ..Default::default()
+                };
+                std::process::exit(run_reference(&grid, &opts, cli.threads)?);
+            } else if framework != "candle" {
+                bail!("--framework is `candle` or `pytorch`, not `{framework}`")
+            }
             if let Some(id) = one {
                 let dir = results.context("--one needs --results")?;
                 return run_one(&grid, &id, &dir);
@@ -422,12 +468,19 @@ fn main() -> Result<()> {
             steps,
             repeats,
             one,
+            optimizer,
         } => {
+            let optimizer = match optimizer.as_str() {
+                "inplace" => OptimizerKind::Inplace,
+                "candle" => OptimizerKind::Candle,
+                other => bail!("--optimizer is `inplace` or `candle`, not `{other}`"),
+            };
             let settings = BenchSettings {
                 batch_size: batch,
                 seq_len,
                 steps,
                 repeats,
+                optimizer,
             };
             if let Some(name) = one {
                 let strategy = Arc::new(resolve(&name, None)?);
@@ -445,7 +498,7 @@ fn main() -> Result<()> {
             }
             let threads = rayon::current_num_threads();
             println!(
-                "bench {model}: batch {batch} x seq {seq_len}, fp32, {threads} threads, {steps} timed steps after 1 warm-up, {repeats} repeats interleaved, one process per measurement"
+                "bench {model}: batch {batch} x seq {seq_len}, fp32, {threads} threads, {steps} timed steps after 1 warm-up, {repeats} repeats interleaved, one process per measurement, optimizer {optimizer:?}"
             );
             let rows = bench(&model, &strategies, &settings, cli.threads, |s, rep| {
                 eprintln!(

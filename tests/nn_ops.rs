@@ -7,6 +7,9 @@ use ablate::nn::rope::{rope_composed, rope_fused};
 use ablate::nn::softmax::{causal_softmax, causal_softmax_composed};
 use ablate::nn::{Linear, Param};
 use candle_core::{DType, Device, Tensor, Var};
+use common::max_abs_diff;
+
+mod common;
 
 fn randn(shape: &[usize], seed: u64) -> Tensor {
     // Deterministic pseudo-random values without depending on candle's RNG.
@@ -23,17 +26,6 @@ fn randn(shape: &[usize], seed: u64) -> Tensor {
         })
         .collect();
     Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-}
-
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 /// Value and gradients (w.r.t. each var) of sum(f(vars) * r).
@@ -68,10 +60,10 @@ fn assert_same(
     };
     let (y1, g1) = value_and_grads(&mk(), fused, 99);
     let (y2, g2) = value_and_grads(&mk(), composed, 99);
-    let d = max_diff(&y1, &y2);
+    let d = max_abs_diff(&y1, &y2);
     assert!(d < 1e-5, "{name}: forward differs by {d}");
     for (i, (a, b)) in g1.iter().zip(&g2).enumerate() {
-        let d = max_diff(a, b);
+        let d = max_abs_diff(a, b);
         assert!(d < 1e-4, "{name}: gradient of input {i} differs by {d}");
         assert!(
             a.abs()
@@ -119,7 +111,7 @@ fn rope_fused_equals_composed() {
         &|t| rope_composed(&t[0], &cos, &sin).unwrap(),
         std::slice::from_ref(&x),
     );
-    let d = max_diff(
+    let d = max_abs_diff(
         &tables.apply(&x).unwrap(),
         &rope_composed(&x, &cos, &sin).unwrap(),
     );
@@ -186,7 +178,7 @@ fn frozen_linear_computes_no_weight_gradient() {
         .unwrap()
         .broadcast_add(&b)
         .unwrap();
-    assert!(max_diff(&y, &want) < 1e-5);
+    assert!(max_abs_diff(&y, &want) < 1e-5);
 
     let (dw0, dx0) = backward_matmuls();
     let grads = y.sum_all().unwrap().backward().unwrap();

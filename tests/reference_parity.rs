@@ -6,7 +6,7 @@ mod common;
 use ablate::eval::next_token_loss;
 use ablate::models;
 use candle_core::{DType, Device, Tensor};
-use common::fixture;
+use common::{fixture, max_abs_diff};
 
 fn reference(dir: &str) -> (Tensor, Tensor, f32) {
     let r =
@@ -22,14 +22,7 @@ fn check(model: &str, reference_dir: &str) -> (f32, f32) {
     let (ids, want_logits, want_loss) = reference(reference_dir);
     let logits = m.lm.forward(&ids).unwrap();
     assert_eq!(logits.dims(), want_logits.dims());
-    let diff = (logits.clone() - &want_logits)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let diff = max_abs_diff(&logits, &want_logits);
     let loss = next_token_loss(&logits, &ids)
         .unwrap()
         .to_scalar::<f32>()
@@ -84,14 +77,7 @@ fn gpt_neo_local_window_matters() {
     .unwrap();
     let m = models::load_frozen(dir.path().to_str().unwrap(), &Device::Cpu).unwrap();
     let (ids, want, _) = reference("tiny-gpt-neo");
-    let diff = (m.lm.forward(&ids).unwrap() - want)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let diff = max_abs_diff(&m.lm.forward(&ids).unwrap(), &want);
     assert!(diff > 1e-2, "window had no effect: {diff}");
 }
 

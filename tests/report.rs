@@ -136,6 +136,7 @@ fn missing_and_failed_runs_are_reported_not_fatal() {
         model: "tiny-gpt-neo".into(),
         dataset: "alice".into(),
         strategy: "mlp_only".into(),
+        framework: "candle".into(),
         status: "failed".into(),
         error: Some("out of memory".into()),
         ..RunRow::default()

@@ -11,7 +11,7 @@ use ablate::eval::next_token_loss;
 use ablate::models::{Model, ModelSpec};
 use ablate::train::{Accounting, Outcome, Strategy, load_for_strategy, plan_accounting, train};
 use candle_core::{DType, Device, Tensor};
-use common::{err_text, fixture};
+use common::{err_text, fixture, max_abs_diff};
 
 const MODELS: [&str; 2] = ["tiny-llama", "tiny-gpt-neo"];
 
@@ -131,14 +131,7 @@ fn lora_starts_at_the_base_model_and_merges_exactly() {
     let base = load("tiny-llama", "full").lm.forward(&ids).unwrap();
     let m = load("tiny-llama", "lora");
     let adapted = m.lm.forward(&ids).unwrap();
-    let d = (adapted - &base)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let d = max_abs_diff(&adapted, &base);
     assert_eq!(d, 0.0, "step-0 LoRA logits differ from the base model");
 
     // Give B non-zero values, then compare a merged layer with the adapted one.
@@ -156,14 +149,7 @@ fn lora_starts_at_the_base_model_and_merges_exactly() {
         let merged = l.merged().unwrap();
         let a = l.forward(&x).unwrap();
         let b = merged.forward(&x).unwrap();
-        let d = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let d = max_abs_diff(&a, &b);
         assert!(d <= 1e-5, "merged differs by {d}");
         checked += 1;
     }
@@ -382,14 +368,7 @@ fn inplace_adamw_equals_candle_adamw() {
         assert!((a - b).abs() < 1e-4, "loss curves differ: {la:?} vs {lb:?}");
     }
     for (a, b) in [(wa, wb), (na, nb)] {
-        let d = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let d = max_abs_diff(&a, &b);
         assert!(d < 1e-5, "weights differ by {d}");
     }
 }
@@ -418,13 +397,38 @@ fn fused_cross_entropy_equals_composed() {
         .get(logits.as_tensor())
         .unwrap()
         .clone();
-    let d = (ga - gb)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let d = max_abs_diff(&ga, &gb);
     assert!(d < 1e-6, "gradients differ by {d}");
+}
+
+#[test]
+fn params_from_config_alone() {
+    // A folder with nothing but config.json: enough to plan a grid.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("tiny-gpt-neo/config.json"),
+        dir.path().join("config.json"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ablate"))
+        .args([
+            "params",
+            "--model",
+            dir.path().to_str().unwrap(),
+            "--strategy",
+            "attn_embed_frozen",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("trainable params: 8,704 || all params: 29,248 || trainable%: 29.7593"),
+        "{text}"
+    );
+    assert!(text.contains("attention") && text.contains("mlp"), "{text}");
 }

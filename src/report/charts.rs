@@ -62,6 +62,12 @@ pub fn draw_all(data: &Results, out: &Path) -> Result<Vec<String>> {
     render!(out, files, "forgetting", (1200, h + 60), |r| forgetting(
         r, data
     ));
+    for (fw, reference) in &data.references {
+        let name = format!("frameworks_{fw}");
+        render!(out, files, name, (1400, 560), |r| frameworks(
+            r, data, fw, reference
+        ));
+    }
     Ok(files)
 }
 
@@ -654,6 +660,83 @@ where
                 None,
                 None,
             )?;
+        }
+    }
+    Ok(())
+}
+
+/// ablate against another framework on the same grid: solid bars ablate, pale bars the other.
+fn frameworks<DB: DrawingBackend>(
+    root: &Area<DB>,
+    data: &Results,
+    fw: &str,
+    other: &Results,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let title = format!("ablate (solid) against {fw} (pale), same grid, same weights and data");
+    let area = legend(root, &title, &strategy_legend(data))?;
+    let panels = area.split_evenly((1, 3));
+    let names = &data.strategies;
+    for (panel, (metric, y_desc, scale)) in panels.iter().zip([
+        ("tokens_per_s", "training tokens per second", 1.0),
+        ("peak_rss_bytes", "peak RSS during training (GB)", 1e-9),
+        (
+            "ppl_after",
+            "eval perplexity after training (own style)",
+            1.0,
+        ),
+    ]) {
+        let pairs: Vec<(Option<Stat>, Option<Stat>)> = names
+            .iter()
+            .map(|s| {
+                (
+                    data.across_datasets(s, metric),
+                    other.across_datasets(s, metric),
+                )
+            })
+            .collect();
+        let max = pairs
+            .iter()
+            .flat_map(|(a, b)| [a, b])
+            .flatten()
+            .map(|s| (s.mean + s.std) * scale)
+            .fold(0.0f64, f64::max);
+        let fmt = label_of(names);
+        let mut chart = ChartBuilder::on(panel)
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(72)
+            .build_cartesian_2d(categories(names.len()), 0.0..(max * 1.2).max(1e-9))?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(2 * names.len() + 1)
+            .x_label_formatter(&fmt)
+            .y_desc(y_desc)
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 14))
+            .draw()?;
+        for (i, (s, (a, b))) in names.iter().zip(&pairs).enumerate() {
+            let c = colour(s, names);
+            let x = i as f64;
+            for (v, x0, style) in [(a, x + 0.1, c.filled()), (b, x + 0.5, c.mix(0.35).filled())] {
+                if let Some(v) = v {
+                    chart.draw_series(std::iter::once(Rectangle::new(
+                        [(x0, 0.0), (x0 + 0.4, v.mean * scale)],
+                        style,
+                    )))?;
+                }
+            }
+            if let (Some(a), Some(b)) = (a, b) {
+                let y = a.mean.max(b.mean) * scale * 1.04;
+                chart.draw_series(std::iter::once(Text::new(
+                    format!("x{:.2}", a.mean / b.mean),
+                    (x + 0.25, y + max * 0.05),
+                    (FONT, 13),
+                )))?;
+            }
         }
     }
     Ok(())

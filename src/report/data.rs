@@ -87,6 +87,8 @@ pub struct Results {
     pub agg: BTreeMap<(String, String), BTreeMap<String, Stat>>,
     /// Human-readable notes on what is missing or failed.
     pub missing: Vec<String>,
+    /// The same grid through other frameworks (the PyTorch reference), by framework name.
+    pub references: Vec<(String, Results)>,
 }
 
 const NUMERIC: [&str; 27] = [
@@ -129,13 +131,43 @@ fn with_derived(df: DataFrame) -> LazyFrame {
 }
 
 impl Results {
+    /// Every run below `root`; ablate's own (candle) rows are the report's subject, other
+    /// frameworks' rows become `references`.
     pub fn load(root: &Path) -> Result<Self> {
-        let Some(runs_df) = read_table(root, "runs")? else {
+        let Some(all) = read_table(root, "runs")? else {
             bail!(
                 "no results under {} (expected runs/*.parquet)",
                 root.display()
             )
         };
+        let curves = load_curves(root)?;
+        let mut frameworks: Vec<String> = strings_required(&all, "framework")?;
+        frameworks.sort();
+        frameworks.dedup();
+        let main = if frameworks.iter().any(|f| f == "candle") {
+            "candle".to_string()
+        } else {
+            frameworks[0].clone()
+        };
+        let only = |fw: &str| {
+            all.clone()
+                .lazy()
+                .filter(col("framework").eq(lit(fw)))
+                .collect()
+        };
+        let mut results = Self::from_frame(only(&main)?, &curves)?;
+        for fw in frameworks.iter().filter(|f| **f != main) {
+            results
+                .references
+                .push((fw.clone(), Self::from_frame(only(fw)?, &curves)?));
+        }
+        Ok(results)
+    }
+
+    fn from_frame(
+        runs_df: DataFrame,
+        all_curves: &BTreeMap<String, Vec<(f64, f64)>>,
+    ) -> Result<Self> {
         let runs_df = with_derived(runs_df).collect()?;
         let n = runs_df.height();
         let text = |c: &str| strings(&runs_df, c);
@@ -219,7 +251,10 @@ impl Results {
         datasets.dedup();
 
         let agg = aggregate(&runs_df)?;
-        let curves = load_curves(root)?;
+        let curves: BTreeMap<String, Vec<(f64, f64)>> = runs
+            .iter()
+            .filter_map(|r| all_curves.get(&r.id).map(|c| (r.id.clone(), c.clone())))
+            .collect();
         let mut missing = Vec::new();
         for r in runs.iter().filter(|r| r.status != "ok") {
             missing.push(format!(
@@ -258,6 +293,7 @@ impl Results {
             strategies,
             agg,
             missing,
+            references: Vec::new(),
         })
     }
 

@@ -310,6 +310,75 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
         }
     }
 
+    for (fw, other) in &data.references {
+        let _ = writeln!(o, "\n## ablate against {fw}\n");
+        let _ = writeln!(
+            o,
+            "The same grid through {fw} ({}): same weights, token blocks in the same order, same trainable sets and optimizer settings. Ratio = ablate / {fw}.\n",
+            distinct(&other.runs, |r| r.framework_version.clone())
+        );
+        let _ = writeln!(o, "![frameworks](frameworks_{fw}.png)\n");
+        let _ = writeln!(
+            o,
+            "| strategy | tokens/s ablate | {fw} | ratio | peak RSS ablate (GB) | {fw} | ratio | ppl after ablate | {fw} | ratio | trainable ablate | {fw} | runs |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+        );
+        for s in &data.strategies {
+            let cell = |m: &str, scale: f64, d: usize| {
+                let (a, b) = (data.across_datasets(s, m), other.across_datasets(s, m));
+                let ratio = match (a, b) {
+                    (Some(a), Some(b)) if b.mean != 0.0 => format!("{:.3}", a.mean / b.mean),
+                    _ => "n/a".into(),
+                };
+                format!("{} | {} | {ratio}", pm(a, scale, d), pm(b, scale, d))
+            };
+            let t = |r: &Results| {
+                r.across_datasets(s, "params_trainable")
+                    .map_or("n/a".into(), |v| format!("{:.0}", v.mean))
+            };
+            let _ = writeln!(
+                o,
+                "| {s} | {} | {} | {} | {} | {} | {} {} |",
+                cell("tokens_per_s", 1.0, 1),
+                cell("peak_rss_bytes", 1e-9, 3),
+                cell("ppl_after", 1.0, 3),
+                t(data),
+                t(other),
+                ids(data, None, s),
+                ids(other, None, s)
+            );
+        }
+        let _ = writeln!(
+            o,
+            "\nLoss curves, first steps (same batches): largest relative difference per strategy and dataset.\n"
+        );
+        let _ = writeln!(
+            o,
+            "| dataset | strategy | seed | steps compared | max relative loss difference | runs |\n| --- | --- | ---: | ---: | ---: | --- |"
+        );
+        for d in &data.datasets {
+            for s in &data.strategies {
+                for r in data.ok_runs(d, s) {
+                    let Some(t) = other.ok_runs(d, s).find(|x| x.seed == r.seed) else {
+                        continue;
+                    };
+                    let (Some(a), Some(b)) = (data.curves.get(&r.id), other.curves.get(&t.id))
+                    else {
+                        continue;
+                    };
+                    let n = a.len().min(b.len()).min(20);
+                    let diff = (0..n)
+                        .map(|i| ((a[i].1 - b[i].1) / b[i].1).abs())
+                        .fold(0.0f64, f64::max);
+                    let _ = writeln!(
+                        o,
+                        "| {d} | {s} | {} | {n} | {:.2e} | {} {} |",
+                        r.seed, diff, r.id, t.id
+                    );
+                }
+            }
+        }
+    }
+
     let _ = writeln!(o, "\n## Samples\n");
     let prompt = runs
         .iter()

@@ -4,6 +4,7 @@
 
 pub mod estimate;
 pub mod execute;
+pub mod export;
 pub mod record;
 pub mod run_id;
 pub mod shard;

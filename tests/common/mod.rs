@@ -24,3 +24,15 @@ pub fn copy_fixture(name: &str) -> tempfile::TempDir {
 pub fn err_text(e: anyhow::Error) -> String {
     format!("{e:#}")
 }
+
+/// max |a - b| over all elements.
+pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
