@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
 
 use super::data::{Results, Stat};
@@ -46,25 +47,25 @@ macro_rules! render {
 pub fn draw_all(data: &Results, out: &Path) -> Result<Vec<String>> {
     register()?;
     let mut files = Vec::new();
-    render!(out, files, "params", (900, 520), |r| params(r, data));
-    render!(out, files, "memory", (900, 520), |r| memory(r, data));
-    render!(out, files, "throughput", (1200, 520), |r| throughput(
+    render!(out, files, "params", (1000, 560), |r| params(r, data));
+    render!(out, files, "memory", (1400, 560), |r| memory(r, data));
+    render!(out, files, "throughput", (1500, 560), |r| throughput(
         r, data
     ));
     let h = 420 * data.datasets.len().max(1) as u32;
-    render!(out, files, "perplexity", (900, h + 60), |r| perplexity(
+    render!(out, files, "perplexity", (1000, h + 60), |r| perplexity(
         r, data
     ));
     render!(out, files, "loss_curves", (1000, h + 60), |r| loss_curves(
         r, data
     ));
     render!(out, files, "pareto", (1200, 560), |r| pareto(r, data));
-    render!(out, files, "forgetting", (1200, h + 60), |r| forgetting(
+    render!(out, files, "forgetting", (1500, h + 60), |r| forgetting(
         r, data
     ));
     for (fw, reference) in &data.references {
         let name = format!("frameworks_{fw}");
-        render!(out, files, name, (1400, 560), |r| frameworks(
+        render!(out, files, name, (1800, 560), |r| frameworks(
             r, data, fw, reference
         ));
     }
@@ -182,7 +183,7 @@ where
         let c = colour(name, names);
         let x = i as f64;
         chart.draw_series(std::iter::once(Rectangle::new(
-            [(x + 0.2, y0.max(0.0).min(s.mean)), (x + 0.8, s.mean)],
+            [(x + 0.2, floor.unwrap_or(0.0)), (x + 0.8, s.mean)],
             c.filled(),
         )))?;
         if s.n > 1 && s.std > 0.0 {
@@ -195,15 +196,17 @@ where
                 8,
             )))?;
         }
-        let y_text = if s.mean >= 0.0 {
-            s.mean + s.std + (y1 - y0) * 0.015
+        // Centred over the bar (under it when negative), clear of the error bar.
+        let (y_text, v) = if s.mean >= 0.0 {
+            (s.mean + s.std + (y1 - y0) * 0.015, VPos::Bottom)
         } else {
-            s.mean - s.std - (y1 - y0) * 0.07
+            (s.mean - s.std - (y1 - y0) * 0.015, VPos::Top)
         };
+        let style = TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, v));
         chart.draw_series(std::iter::once(Text::new(
             labels.get(i).cloned().unwrap_or_default(),
-            (x + 0.18, y_text + (y1 - y0) * 0.045),
-            (FONT, 13),
+            (x + 0.5, y_text),
+            style,
         )))?;
     }
     if let Some(r) = reference {

@@ -314,7 +314,7 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
         let _ = writeln!(o, "\n## ablate against {fw}\n");
         let _ = writeln!(
             o,
-            "The same grid through {fw} ({}): same weights, token blocks in the same order, same trainable sets and optimizer settings. Ratio = ablate / {fw}.\n",
+            "The same grid through {fw} ({}): same weights, token blocks in the same order, same trainable sets and optimizer settings. Values are means over datasets (± their spread); ratio = ablate / {fw}.\n",
             distinct(&other.runs, |r| r.framework_version.clone())
         );
         let _ = writeln!(o, "![frameworks](frameworks_{fw}.png)\n");
