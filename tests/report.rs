@@ -166,3 +166,22 @@ fn no_results_is_a_clear_error() {
     let err = ablate::report::build(empty.path(), out.path()).unwrap_err();
     assert!(format!("{err:#}").contains("no results under"), "{err:#}");
 }
+
+#[test]
+fn committed_reports_regenerate_exactly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let results = root.join("results/paper");
+    if !results.join("runs").is_dir() {
+        eprintln!("skipped: no committed results/paper");
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let summary = ablate::report::build(&results, out.path()).unwrap();
+    for f in summary.files {
+        let committed = std::fs::read(root.join("reports").join(&f)).unwrap_or_default();
+        assert!(
+            committed == std::fs::read(out.path().join(&f)).unwrap(),
+            "reports/{f} is not what `ablate report --results results/paper` writes: regenerate it"
+        );
+    }
+}
