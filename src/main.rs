@@ -7,7 +7,6 @@ use std::sync::Arc;
 use ablate::bench::{BenchSettings, bench, measure_one};
 use ablate::config::datasets::{Catalog, DEFAULT_CATALOG, DatasetSpec};
 use ablate::config::train::{OptimizerKind, TrainSettings};
-use ablate::data::Dataset;
 use ablate::eval::perplexity;
 use ablate::models::{self, ModelSpec, fetch::KnownModel};
 use ablate::runner::execute::run_one;
@@ -195,15 +194,7 @@ fn eval(
     println!("model {model}: {}", m.source);
     let mut saved = serde_json::Map::new();
     for spec in &specs {
-        if spec.seq_len > m.arch().max_positions() {
-            bail!(
-                "dataset {}: seq_len {} exceeds the model's {} positions",
-                spec.name,
-                spec.seq_len,
-                m.arch().max_positions()
-            )
-        }
-        let ds = Dataset::load(spec, &m.tokenizer)?;
+        let ds = m.dataset(spec)?;
         let mut blocks = ds.eval_blocks();
         if let Some(n) = max_blocks {
             blocks.truncate(n);

@@ -186,10 +186,5 @@ fn frozen_linear_computes_no_weight_gradient() {
     assert_eq!(dw1 - dw0, 0, "a frozen linear ran a weight-gradient matmul");
     assert!(dx1 > dx0, "the input gradient was not computed");
     assert!(grads.get(&w).is_none() && grads.get(&b).is_none());
-    // Only the input's gradient (and the graph's own nodes) are in the store: no weight-sized entry.
-    let ids: Vec<_> = grads.get_ids().collect();
     assert!(grads.get(x.as_tensor()).is_some());
-    for id in ids {
-        assert_ne!(*id, w.id());
-    }
 }

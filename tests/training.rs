@@ -346,20 +346,19 @@ fn inplace_adamw_equals_candle_adamw() {
         };
         let m = load("tiny-llama", "attn_embed_frozen");
         let r = train(m.lm.as_ref(), blocks(), &s, &Device::Cpu, |_| {}).unwrap();
-        let w =
-            m.lm.params()
-                .into_iter()
-                .find(|p| p.name() == "model.layers.1.mlp.up_proj.weight")
+        let param = |name: &str| {
+            let params = m.lm.params();
+            params
+                .iter()
+                .find(|p| p.name() == name)
                 .unwrap()
                 .tensor()
-                .clone();
-        let n =
-            m.lm.params()
-                .into_iter()
-                .find(|p| p.name() == "model.norm.weight")
-                .unwrap()
-                .tensor()
-                .clone();
+                .clone()
+        };
+        let (w, n) = (
+            param("model.layers.1.mlp.up_proj.weight"),
+            param("model.norm.weight"),
+        );
         (r.steps.iter().map(|x| x.loss).collect::<Vec<_>>(), w, n)
     };
     let (la, wa, na) = run(OptimizerKind::Inplace);

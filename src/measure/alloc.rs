@@ -54,11 +54,6 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 }
 
-/// Bytes live on the heap now.
-pub fn live_bytes() -> usize {
-    LIVE.load(Ordering::Relaxed)
-}
-
 /// Highest live heap bytes since the last `reset_peak`.
 pub fn peak_bytes() -> usize {
     PEAK.load(Ordering::Relaxed)

@@ -6,11 +6,6 @@ fn status_kib(field: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Current resident set size in bytes.
-pub fn rss_bytes() -> Option<u64> {
-    status_kib("VmRSS:").map(|k| k * 1024)
-}
-
 /// Peak resident set size in bytes since the process start or the last `reset_peak_rss`.
 pub fn peak_rss_bytes() -> Option<u64> {
     status_kib("VmHWM:").map(|k| k * 1024)

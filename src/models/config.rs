@@ -34,13 +34,6 @@ impl ArchConfig {
         }
     }
 
-    pub fn family(&self) -> &'static str {
-        match self {
-            Self::Llama(_) => "llama",
-            Self::GptNeo(_) => "gpt_neo",
-        }
-    }
-
     /// Parse a `config.json`; errors name the file and the offending field.
     pub fn from_hf_json(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)

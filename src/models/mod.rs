@@ -51,10 +51,20 @@ impl Model {
         self.lm.arch()
     }
 
-    pub fn eos_token_id(&self) -> Option<u32> {
-        ["<|endoftext|>", "</s>", "<eos>"]
-            .iter()
-            .find_map(|t| self.tokenizer.token_to_id(t))
+    /// A dataset tokenized for this model, whose blocks must fit the model's positions.
+    pub fn dataset(
+        &self,
+        spec: &crate::config::datasets::DatasetSpec,
+    ) -> Result<crate::data::Dataset> {
+        let max = self.arch().max_positions();
+        if spec.seq_len > max {
+            bail!(
+                "dataset {}: seq_len {} exceeds the model's {max} positions",
+                spec.name,
+                spec.seq_len
+            )
+        }
+        crate::data::Dataset::load(spec, &self.tokenizer)
     }
 }
 

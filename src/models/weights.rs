@@ -67,16 +67,6 @@ impl WeightSet {
         w
     }
 
-    pub fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.tensors.keys().cloned().collect();
-        v.sort();
-        v
-    }
-
-    pub fn plan(&self) -> &ParamPlan {
-        &self.plan
-    }
-
     fn placeholder(dev: &Device, name: &str, shape: Shape) -> Result<Param> {
         let t = Tensor::zeros((), DType::F32, dev)?.broadcast_as(shape)?;
         Ok(Param::frozen(name, t))

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use candle_core::backend::BackendStorage;
 use candle_core::op::Add;
-use candle_core::{
-    CpuStorage, CudaStorage, CustomOp1, Layout, Result, Shape, Storage, Tensor, bail,
-};
+use candle_core::{CpuStorage, CudaStorage, CustomOp1, Layout, Result, Shape, Tensor};
+
+use super::slices::{with_cpu, with_cuda};
 
 /// `a + b` (b may broadcast to a's shape).
 pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -34,19 +34,11 @@ impl CustomOp1 for AddConst {
     }
 
     fn cpu_fwd(&self, x: &CpuStorage, xl: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (s, cl) = self.0.storage_and_layout();
-        match &*s {
-            Storage::Cpu(c) => add_fwd(x, xl, c, cl),
-            _ => bail!("add: operands on different devices"),
-        }
+        with_cpu(&self.0, |c, cl| add_fwd(x, xl, c, cl))
     }
 
     fn cuda_fwd(&self, x: &CudaStorage, xl: &Layout) -> Result<(CudaStorage, Shape)> {
-        let (s, cl) = self.0.storage_and_layout();
-        match &*s {
-            Storage::Cuda(c) => add_fwd(x, xl, c, cl),
-            _ => bail!("add: operands on different devices"),
-        }
+        with_cuda(&self.0, |c, cl| add_fwd(x, xl, c, cl))
     }
 
     fn bwd(&self, _x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {

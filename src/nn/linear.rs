@@ -12,11 +12,12 @@ use std::sync::Arc;
 use candle_core::backend::BackendStorage;
 use candle_core::op::Add;
 use candle_core::{
-    CpuStorage, CudaStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Storage, Tensor, bail,
+    CpuStorage, CudaStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, bail,
 };
 
 use super::counters;
 use super::param::Param;
+use super::slices::{with_cpu, with_cuda};
 
 #[derive(Clone, Debug)]
 pub struct Linear {
@@ -48,10 +49,6 @@ impl Linear {
         self
     }
 
-    pub fn lora(&self) -> Option<&Lora> {
-        self.lora.as_ref()
-    }
-
     /// Fold the adapter into the base weight: W + scale * B A (a frozen layer, no adapter).
     pub fn merged(&self) -> Result<Linear> {
         let Some(l) = &self.lora else {
@@ -69,10 +66,6 @@ impl Linear {
         &self.weight
     }
 
-    pub fn bias(&self) -> Option<&Param> {
-        self.bias.as_ref()
-    }
-
     pub fn params(&self) -> Vec<&Param> {
         let adapters = self.lora.iter().flat_map(|l| [&l.a, &l.b]);
         std::iter::once(&self.weight)
@@ -87,8 +80,8 @@ impl Linear {
         match &self.lora {
             None => Ok(y),
             Some(l) => {
-                let h = Linear::new(l.a.clone(), None).base_forward(&x)?;
-                let d = Linear::new(l.b.clone(), None).base_forward(&h)?;
+                let h = project(&x, &l.a, None)?;
+                let d = project(&h, &l.b, None)?;
                 super::add::add(&(d * l.scale)?, &y)
             }
         }
@@ -100,21 +93,26 @@ impl Linear {
             .as_ref()
             .filter(|b| !b.is_trainable())
             .map(|b| b.tensor().clone());
-        let y = if self.weight.is_trainable() {
-            x.apply_op2_arc(
-                self.weight.tensor(),
-                Arc::new(Box::new(TrainableMatmul { bias: frozen_bias })),
-            )?
-        } else {
-            x.apply_op1_arc(Arc::new(Box::new(FrozenMatmul {
-                weight: self.weight.tensor().clone(),
-                bias: frozen_bias,
-            })))?
-        };
+        let y = project(x, &self.weight, frozen_bias)?;
         match self.bias.as_ref().filter(|b| b.is_trainable()) {
             Some(b) => y.broadcast_add(b.tensor()),
             None => Ok(y),
         }
+    }
+}
+
+/// `x @ w^T (+ frozen_bias)` through the op matching whether `w` trains.
+fn project(x: &Tensor, w: &Param, frozen_bias: Option<Tensor>) -> Result<Tensor> {
+    if w.is_trainable() {
+        x.apply_op2_arc(
+            w.tensor(),
+            Arc::new(Box::new(TrainableMatmul { bias: frozen_bias })),
+        )
+    } else {
+        x.apply_op1_arc(Arc::new(Box::new(FrozenMatmul {
+            weight: w.tensor().clone(),
+            bias: frozen_bias,
+        })))
     }
 }
 
@@ -148,22 +146,6 @@ fn linear_fwd<S: BackendStorage>(
     let mut out = dims[..dims.len() - 1].to_vec();
     out.push(n);
     Ok((y, Shape::from(out)))
-}
-
-fn with_cpu<T>(t: &Tensor, f: impl FnOnce(&CpuStorage, &Layout) -> Result<T>) -> Result<T> {
-    let (s, l) = t.storage_and_layout();
-    match &*s {
-        Storage::Cpu(c) => f(c, l),
-        _ => bail!("linear: weight and input are on different devices"),
-    }
-}
-
-fn with_cuda<T>(t: &Tensor, f: impl FnOnce(&CudaStorage, &Layout) -> Result<T>) -> Result<T> {
-    let (s, l) = t.storage_and_layout();
-    match &*s {
-        Storage::Cuda(c) => f(c, l),
-        _ => bail!("linear: weight and input are on different devices"),
-    }
 }
 
 /// dX = dY @ W, with dY reshaped to 2-D.

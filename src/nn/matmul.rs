@@ -5,9 +5,9 @@
 use std::sync::Arc;
 
 use candle_core::backend::BackendStorage;
-use candle_core::{
-    CpuStorage, CudaStorage, CustomOp1, Layout, Result, Shape, Storage, Tensor, bail,
-};
+use candle_core::{CpuStorage, CudaStorage, CustomOp1, Layout, Result, Shape, Tensor, bail};
+
+use super::slices::{with_cpu, with_cuda};
 
 /// `a @ b` over the last two dims, with equal leading (batch) dims.
 pub fn matmul(a: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -55,33 +55,28 @@ fn mm<S: BackendStorage>(l: &S, ll: &Layout, r: &S, rl: &Layout) -> Result<(S, S
     Ok((l.matmul(r, dims, ll, rl)?, shape))
 }
 
+impl MatmulConst {
+    /// The tracked operand `x` on its side of the product.
+    fn fwd<S: BackendStorage>(&self, x: &S, xl: &Layout, o: &S, ol: &Layout) -> Result<(S, Shape)> {
+        if self.tracked_is_lhs {
+            mm(x, xl, o, ol)
+        } else {
+            mm(o, ol, x, xl)
+        }
+    }
+}
+
 impl CustomOp1 for MatmulConst {
     fn name(&self) -> &'static str {
         "matmul-const"
     }
 
     fn cpu_fwd(&self, x: &CpuStorage, xl: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (s, ol) = self.other.storage_and_layout();
-        let Storage::Cpu(o) = &*s else {
-            bail!("matmul: operands on different devices")
-        };
-        if self.tracked_is_lhs {
-            mm(x, xl, o, ol)
-        } else {
-            mm(o, ol, x, xl)
-        }
+        with_cpu(&self.other, |o, ol| self.fwd(x, xl, o, ol))
     }
 
     fn cuda_fwd(&self, x: &CudaStorage, xl: &Layout) -> Result<(CudaStorage, Shape)> {
-        let (s, ol) = self.other.storage_and_layout();
-        let Storage::Cuda(o) = &*s else {
-            bail!("matmul: operands on different devices")
-        };
-        if self.tracked_is_lhs {
-            mm(x, xl, o, ol)
-        } else {
-            mm(o, ol, x, xl)
-        }
+        with_cuda(&self.other, |o, ol| self.fwd(x, xl, o, ol))
     }
 
     fn bwd(&self, _x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {

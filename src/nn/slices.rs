@@ -1,6 +1,7 @@
-//! Raw f32 views of CPU storage for the fused kernels.
+//! Raw f32 views of CPU storage for the fused kernels, and access to the storage of tensors a
+//! custom op holds besides its arguments.
 
-use candle_core::{CpuStorage, Layout, Result, bail};
+use candle_core::{CpuStorage, CudaStorage, Layout, Result, Storage, Tensor, bail};
 
 pub(crate) fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     let data = s.as_slice::<f32>()?;
@@ -13,4 +14,28 @@ pub(crate) fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> R
 /// Fused kernels run on f32 CPU tensors; everything else takes the composed path.
 pub(crate) fn fused_ok(t: &candle_core::Tensor) -> bool {
     t.device().is_cpu() && t.dtype() == candle_core::DType::F32
+}
+
+/// Run `f` on the CPU storage of `t` (a second operand a custom op holds on to).
+pub(crate) fn with_cpu<T>(
+    t: &Tensor,
+    f: impl FnOnce(&CpuStorage, &Layout) -> Result<T>,
+) -> Result<T> {
+    let (s, l) = t.storage_and_layout();
+    match &*s {
+        Storage::Cpu(c) => f(c, l),
+        _ => bail!("operands of a custom op are on different devices"),
+    }
+}
+
+/// Run `f` on the CUDA storage of `t`.
+pub(crate) fn with_cuda<T>(
+    t: &Tensor,
+    f: impl FnOnce(&CudaStorage, &Layout) -> Result<T>,
+) -> Result<T> {
+    let (s, l) = t.storage_and_layout();
+    match &*s {
+        Storage::Cuda(c) => f(c, l),
+        _ => bail!("operands of a custom op are on different devices"),
+    }
 }

@@ -10,8 +10,6 @@ use polars::prelude::*;
 
 use super::schema::{EvalRow, RunRow, StepRow, evals_frame, runs_frame, steps_frame};
 
-pub const TABLES: [&str; 3] = ["runs", "steps", "evals"];
-
 #[derive(Clone, Debug)]
 pub struct ResultsDir {
     pub root: PathBuf,
@@ -74,11 +72,6 @@ impl ResultsDir {
         let df = ParquetReader::new(File::open(&p)?).finish()?;
         let s = df.column("status")?.str()?.get(0).map(String::from);
         Ok(s)
-    }
-
-    /// All rows of one table across the runs found (sorted by file name).
-    pub fn read(&self, table: &str) -> Result<Option<DataFrame>> {
-        read_table(&self.root, table)
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use candle_core::Device;
 
 use super::accounting::Accounting;
@@ -72,18 +72,10 @@ fn eval_all(
 pub fn run(plan: &RunPlan, device: &Device, on_step: impl FnMut(&StepRecord)) -> Result<RunOutput> {
     let s = &plan.settings;
     let model = load_for_strategy(&plan.model, &plan.strategy, s.seed, device)?;
-    if plan.dataset.seq_len > model.arch().max_positions() {
-        bail!(
-            "dataset {}: seq_len {} exceeds the model's {} positions",
-            plan.dataset.name,
-            plan.dataset.seq_len,
-            model.arch().max_positions()
-        )
-    }
     let accounting = Accounting::from_params(model.lm.params());
     let sets = std::iter::once(&plan.dataset)
         .chain(&plan.others)
-        .map(|d| Dataset::load(d, &model.tokenizer))
+        .map(|d| model.dataset(d))
         .collect::<Result<Vec<_>>>()?;
     let t_eval = Instant::now();
     let (ppl_before, eval_tps) = eval_all(model.lm.as_ref(), &sets, s, device)?;

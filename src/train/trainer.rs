@@ -62,15 +62,14 @@ pub fn train(
     if train_blocks.is_empty() {
         bail!("no training blocks")
     }
-    let params: Vec<_> = lm
+    let vars: Vec<Var> = lm
         .params()
-        .into_iter()
-        .filter(|p| p.is_trainable())
+        .iter()
+        .filter_map(|p| p.var().cloned())
         .collect();
-    if params.is_empty() {
+    if vars.is_empty() {
         bail!("nothing to train: no parameter is trainable")
     }
-    let vars: Vec<Var> = params.iter().filter_map(|p| p.var().cloned()).collect();
     let mut opt = AdamWOptimizer::new(s.optimizer, vars.clone(), s)?;
 
     let mut batches = Batches::new(train_blocks, s.batch_size, s.seed);
@@ -88,7 +87,8 @@ pub fn train(
 
         let mut acc: Option<GradStore> = None;
         let mut loss_sum = 0f64;
-        for _ in 0..s.grad_accum.max(1) {
+        let micro_batches = s.grad_accum.max(1);
+        for _ in 0..micro_batches {
             let ids = Tensor::from_vec(batches.next_batch(), (s.batch_size, seq_len), device)?;
             let logits = lm.forward(&ids)?;
             let loss = next_token_loss(&logits, &ids)?;
@@ -102,8 +102,8 @@ pub fn train(
                 break 'steps;
             }
             loss_sum += value;
-            let loss = if s.grad_accum > 1 {
-                (loss / s.grad_accum as f64)?
+            let loss = if micro_batches > 1 {
+                (loss / micro_batches as f64)?
             } else {
                 loss
             };
@@ -145,7 +145,7 @@ pub fn train(
         elapsed += step_s;
         let rec = StepRecord {
             step,
-            loss: loss_sum / s.grad_accum.max(1) as f64,
+            loss: loss_sum / micro_batches as f64,
             lr,
             grad_norm: norm,
             tokens: (step + 1) * step_tokens,
