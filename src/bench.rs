@@ -4,7 +4,6 @@
 //! minute-to-minute drift hits them alike; medians are reported.
 
 use std::process::Command;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use candle_core::Device;
@@ -15,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::train::{OptimizerKind, TrainSettings};
 use crate::measure::stats::median;
 use crate::models::ModelSpec;
-use crate::train::setup::plan_for;
-use crate::train::{Accounting, Strategy, train};
+use crate::strategy::Strategy;
+use crate::train::{Accounting, build_for_strategy, train};
 
 #[derive(Clone, Debug)]
 pub struct BenchSettings {
@@ -34,7 +33,7 @@ pub struct BenchSample {
     pub strategy: String,
     pub trainable_pct: f64,
     pub tokens_per_s: f64,
-    pub peak_heap_bytes: usize,
+    pub peak_heap_bytes: Option<usize>,
     pub peak_rss_bytes: Option<u64>,
 }
 
@@ -44,14 +43,14 @@ pub struct BenchRow {
     pub trainable_pct: f64,
     pub tokens_per_s: f64,
     pub step_s: f64,
-    pub peak_heap_bytes: usize,
+    pub peak_heap_bytes: Option<usize>,
     pub peak_rss_bytes: Option<u64>,
 }
 
 /// Measure one strategy in this process: a warm-up step, then `steps` timed steps on random ids.
 pub fn measure_one(
     model: &ModelSpec,
-    strategy: &Arc<Strategy>,
+    strategy: &Strategy,
     b: &BenchSettings,
     device: &Device,
 ) -> Result<BenchSample> {
@@ -68,8 +67,8 @@ pub fn measure_one(
         optimizer: b.optimizer,
         ..TrainSettings::default()
     };
-    let m = model.load(device, &|c| plan_for(strategy, c, 0))?;
-    let pct = 100.0 * Accounting::from_params(m.lm.params()).ratio();
+    let m = build_for_strategy(&model.read(device)?, strategy, 0, device)?;
+    let pct = 100.0 * Accounting::from_model(m.lm.as_ref())?.ratio();
     let r = train(m.lm.as_ref(), blocks, &settings, device, |_| {})?;
     Ok(BenchSample {
         strategy: strategy.name.clone(),
@@ -124,7 +123,10 @@ pub fn bench(
                 .iter()
                 .map(|t| (b.batch_size * b.seq_len) as f64 / t)
                 .collect();
-            let heap: Vec<f64> = v.iter().map(|x| x.peak_heap_bytes as f64).collect();
+            let heap: Vec<f64> = v
+                .iter()
+                .filter_map(|x| x.peak_heap_bytes.map(|b| b as f64))
+                .collect();
             let rss: Vec<f64> = v
                 .iter()
                 .filter_map(|x| x.peak_rss_bytes.map(|r| r as f64))
@@ -135,7 +137,7 @@ pub fn bench(
                 trainable_pct: v.first().map_or(0.0, |x| x.trainable_pct),
                 tokens_per_s: (b.batch_size * b.seq_len) as f64 / step_s,
                 step_s,
-                peak_heap_bytes: median(&heap).unwrap_or(0.0) as usize,
+                peak_heap_bytes: median(&heap).map(|x| x as usize),
                 peak_rss_bytes: median(&rss).map(|x| x as u64),
             }
         })

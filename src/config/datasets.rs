@@ -46,7 +46,7 @@ fn default_seq_len() -> usize {
 }
 
 /// A dataset with its files resolved to existing paths.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatasetSpec {
     pub name: String,
     pub files: Vec<PathBuf>,

@@ -1,6 +1,7 @@
 //! The grid file: models x datasets x strategies x seeds, training settings with per-model and
-//! per-strategy overrides, custom strategies, excludes. Every reference is checked on load, before
-//! any run starts.
+//! per-strategy overrides, custom strategies, excludes. Names, datasets and settings are checked on
+//! load; what needs a model (its architecture, the strategy rules against its parameters) is
+//! checked by the runner before any run starts.
 //!
 //! ```toml
 //! name = "paper"                      # default: the file's stem; results go to results/<name>/
@@ -18,7 +19,7 @@
 //! lr = 1e-3
 //! [overrides.model."smollm2-135m"]
 //! batch_size = 2
-//! [custom_strategies.bitfit]          # custom strategies (see config::strategy)
+//! [custom_strategies.bitfit]          # custom strategies (see strategy::spec)
 //! train = ['\.bias$']
 //! ```
 
@@ -30,8 +31,8 @@ use serde::{Deserialize, Serialize};
 
 use super::datasets::{Catalog, DatasetSpec};
 use super::read_toml;
-use super::strategy::{PRESETS, StrategySpec};
 use super::train::TrainSettings;
+use crate::strategy::{PRESETS, StrategySpec};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +46,9 @@ struct RawGrid {
     eval_corpora: Option<Vec<String>>,
     catalog: Option<PathBuf>,
     seq_len: Option<usize>,
+    /// Save every non-LoRA run as a Hugging Face folder (LoRA runs always save a PEFT adapter).
+    #[serde(default)]
+    save_model: bool,
     #[serde(default)]
     exclude: Vec<Exclude>,
     #[serde(default)]
@@ -79,7 +83,7 @@ pub struct Exclude {
 }
 
 /// One run of the grid, fully resolved.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunConfig {
     pub model: String,
     /// The model as the loader sees it (relative paths made absolute).
@@ -90,6 +94,23 @@ pub struct RunConfig {
     pub strategy_spec: StrategySpec,
     pub seed: u64,
     pub settings: TrainSettings,
+    /// Save the trained model as a Hugging Face folder (an output option: not part of the id).
+    #[serde(default)]
+    pub save_model: bool,
+}
+
+impl RunConfig {
+    /// `own` (the corpus trained on), `general` (the near-domain control) or `cross` (another
+    /// style).
+    pub fn role_of(&self, corpus: &str) -> &'static str {
+        if corpus == self.dataset.name {
+            "own"
+        } else if corpus == "general" {
+            "general"
+        } else {
+            "cross"
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -186,9 +207,6 @@ impl Grid {
                     )
                 })?,
             };
-            // Regexes and LoRA settings are checked now; matching against a model happens per run.
-            crate::train::Strategy::new(s, spec.clone())
-                .map_err(|e| anyhow::anyhow!("{file}: {e:#}"))?;
             strategies.push((s.clone(), spec));
         }
 
@@ -216,8 +234,6 @@ impl Grid {
                     model.clone()
                 }
             };
-            crate::models::ModelSpec::parse(&location)
-                .map_err(|e| anyhow::anyhow!("{file}: {e:#}"))?;
             for ds in &datasets {
                 for (sname, sspec) in &strategies {
                     for &seed in &raw.seeds {
@@ -242,6 +258,9 @@ impl Grid {
                             &what,
                         )?;
                         settings.seed = seed;
+                        settings
+                            .check()
+                            .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
                         // Own corpus first, then the others in the grid's order.
                         let others: Vec<DatasetSpec> = eval_corpora
                             .iter()
@@ -257,6 +276,7 @@ impl Grid {
                             strategy_spec: sspec.clone(),
                             seed,
                             settings,
+                            save_model: raw.save_model,
                         });
                     }
                 }

@@ -2,7 +2,16 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::train::optim::OptimizerKind;
+/// Which AdamW implementation updates the weights (same rule; they differ in speed and memory).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum OptimizerKind {
+    /// Fused in-place update (CPU).
+    #[default]
+    Inplace,
+    /// candle-nn's AdamW.
+    Candle,
+}
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -62,6 +71,50 @@ impl Default for TrainSettings {
 }
 
 impl TrainSettings {
+    /// Settings that cannot give a meaningful run are refused, naming the field.
+    pub fn check(&self) -> Result<(), String> {
+        let positive = [
+            ("steps", self.steps),
+            ("batch_size", self.batch_size),
+            ("grad_accum", self.grad_accum),
+            ("eval_batch", self.eval_batch),
+        ];
+        for (field, v) in positive {
+            if v == 0 {
+                return Err(format!("`{field}` must be at least 1"));
+            }
+        }
+        if self.measure_skip_steps >= self.steps {
+            return Err(format!(
+                "`measure_skip_steps` = {} leaves none of the {} steps to measure throughput on",
+                self.measure_skip_steps, self.steps
+            ));
+        }
+        for (field, v) in [
+            ("lr", self.lr),
+            ("beta1", self.beta1),
+            ("beta2", self.beta2),
+            ("eps", self.eps),
+        ] {
+            if !v.is_finite() || v <= 0.0 {
+                return Err(format!("`{field}` must be a positive number, not {v}"));
+            }
+        }
+        if self.beta1 >= 1.0 || self.beta2 >= 1.0 {
+            return Err("`beta1` and `beta2` must be below 1".into());
+        }
+        for (field, v) in [
+            ("weight_decay", self.weight_decay),
+            ("grad_clip", self.grad_clip),
+            ("min_lr_ratio", self.min_lr_ratio),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(format!("`{field}` must be a number >= 0, not {v}"));
+            }
+        }
+        Ok(())
+    }
+
     /// Learning rate at optimizer step `step` (0-based).
     pub fn lr_at(&self, step: usize) -> f64 {
         if self.warmup_steps > 0 && step < self.warmup_steps {
@@ -77,6 +130,68 @@ impl TrainSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_that_cannot_run_are_refused() {
+        let ok = TrainSettings::default();
+        assert_eq!(ok.check(), Ok(()));
+        let bad = [
+            (
+                TrainSettings {
+                    grad_accum: 0,
+                    ..ok.clone()
+                },
+                "grad_accum",
+            ),
+            (
+                TrainSettings {
+                    steps: 0,
+                    ..ok.clone()
+                },
+                "steps",
+            ),
+            (
+                TrainSettings {
+                    batch_size: 0,
+                    ..ok.clone()
+                },
+                "batch_size",
+            ),
+            (
+                TrainSettings {
+                    steps: 2,
+                    measure_skip_steps: 2,
+                    ..ok.clone()
+                },
+                "measure_skip_steps",
+            ),
+            (
+                TrainSettings {
+                    lr: -1e-4,
+                    ..ok.clone()
+                },
+                "lr",
+            ),
+            (
+                TrainSettings {
+                    lr: f64::NAN,
+                    ..ok.clone()
+                },
+                "lr",
+            ),
+            (
+                TrainSettings {
+                    lr: f64::INFINITY,
+                    ..ok.clone()
+                },
+                "lr",
+            ),
+        ];
+        for (s, field) in bad {
+            let e = s.check().unwrap_err();
+            assert!(e.contains(&format!("`{field}`")), "{e}");
+        }
+    }
 
     #[test]
     fn warmup_then_cosine() {

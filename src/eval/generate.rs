@@ -1,7 +1,9 @@
-//! Greedy continuation of a prompt, to read what a fine-tuned model writes.
+//! Continuation of a prompt, to read what a fine-tuned model writes. Tokens are chosen by
+//! candle-transformers' `LogitsProcessor` (greedy: `Sampling::ArgMax`).
 
 use anyhow::{Result, anyhow};
-use candle_core::{D, Device, Tensor};
+use candle_core::{Device, Tensor};
+use candle_transformers::generation::{LogitsProcessor, Sampling};
 use tokenizers::Tokenizer;
 
 use crate::models::CausalLm;
@@ -21,12 +23,13 @@ pub fn greedy(
         .get_ids()
         .to_vec();
     let start = ids.len();
+    let mut chooser = LogitsProcessor::from_sampling(0, Sampling::ArgMax);
     for _ in 0..n {
         let window = &ids[ids.len().saturating_sub(max_len)..];
         let input = Tensor::new(window, device)?.unsqueeze(0)?;
         let logits = lm.forward(&input)?;
         let last = logits.squeeze(0)?.get(window.len() - 1)?;
-        let next = last.argmax(D::Minus1)?.to_scalar::<u32>()?;
+        let next = chooser.sample(&last)?;
         ids.push(next);
     }
     tok.decode(&ids[start..], true)

@@ -1,6 +1,7 @@
 //! A global allocator that counts live heap bytes and their high-water mark. On CPU every tensor
 //! lives on the heap, so the peak is the measured peak of weights + activations + gradients +
-//! optimizer state, not an estimate.
+//! optimizer state, not an estimate. The binary installs it (`#[global_allocator]` in
+//! `src/main.rs`); a program that does not gets `None` from `peak_bytes`, never a made-up zero.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,9 +10,6 @@ pub struct CountingAlloc;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-#[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
 
 fn grew(n: usize) {
     let now = LIVE.fetch_add(n, Ordering::Relaxed) + n;
@@ -54,9 +52,14 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
 }
 
-/// Highest live heap bytes since the last `reset_peak`.
-pub fn peak_bytes() -> usize {
-    PEAK.load(Ordering::Relaxed)
+/// Whether this allocator is the process's global allocator (it has seen an allocation).
+pub fn installed() -> bool {
+    LIVE.load(Ordering::Relaxed) > 0
+}
+
+/// Highest live heap bytes since the last `reset_peak`; `None` when the allocator is not installed.
+pub fn peak_bytes() -> Option<usize> {
+    installed().then(|| PEAK.load(Ordering::Relaxed))
 }
 
 /// Start a new high-water mark from what is live now.

@@ -224,6 +224,9 @@ impl RawGptNeo {
         if self.num_heads == 0 || !self.hidden_size.is_multiple_of(self.num_heads) {
             bail!("field `num_heads` must divide `hidden_size`")
         }
+        if self.window_size == 0 && layers.contains(&AttentionKind::Local) {
+            bail!("field `window_size` is 0: a local attention layer would see no token")
+        }
         Ok(GptNeoConfig {
             vocab_size: self.vocab_size,
             hidden_size: self.hidden_size,

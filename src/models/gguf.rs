@@ -115,9 +115,36 @@ fn config(meta: &Meta, vocab: usize) -> Result<LlamaConfig> {
         )
     }
     let k = |s: &str| format!("llama.{s}");
+    let file = meta.file.display();
     let hidden = meta.usize(&k("embedding_length"))?;
     let heads = meta.usize(&k("attention.head_count"))?;
     let kv = meta.usize(&k("attention.head_count_kv")).unwrap_or(heads);
+    if heads == 0 || !hidden.is_multiple_of(heads) {
+        bail!(
+            "{file}: GGUF metadata `llama.attention.head_count` ({heads}) must be at least 1 and divide `llama.embedding_length` ({hidden})"
+        )
+    }
+    if kv == 0 || !heads.is_multiple_of(kv) {
+        bail!(
+            "{file}: GGUF metadata `llama.attention.head_count_kv` ({kv}) must be at least 1 and divide `llama.attention.head_count` ({heads})"
+        )
+    }
+    // Scaled RoPE (linear, YaRN, Llama 3's rope_freqs) changes every position's rotation.
+    for key in [
+        "rope.scaling.type",
+        "rope.scaling.factor",
+        "rope.scaling.original_context_length",
+    ] {
+        if let Some(v) = meta.md.get(&k(key)) {
+            let none = v.to_string().is_ok_and(|t| t == "none")
+                || v.to_f32().is_ok_and(|f| f == 0.0 || f == 1.0);
+            if !none {
+                bail!(
+                    "{file}: GGUF metadata `llama.{key}` = {v:?}: scaled RoPE is not implemented (only unscaled RoPE)"
+                )
+            }
+        }
+    }
     let head_dim = meta
         .usize(&k("rope.dimension_count"))
         .unwrap_or(hidden / heads);
@@ -247,7 +274,17 @@ pub fn read(path: &Path, device: &Device) -> Result<Checkpoint> {
     let mut tensors = HashMap::new();
     let mut kinds = std::collections::BTreeSet::new();
     for name in names {
-        let Some(hf) = hf_name(name) else { continue };
+        let Some(hf) = hf_name(name) else {
+            let why = if name == "rope_freqs.weight" {
+                " (Llama 3.x RoPE frequency factors: scaled RoPE is not implemented)"
+            } else {
+                ""
+            };
+            bail!(
+                "{}: GGUF tensor `{name}` is not part of the Llama model ablate builds{why}",
+                path.display()
+            )
+        };
         let q = content.tensor(&mut reader, name, device).map_err(|e| {
             anyhow!(
                 "{}: cannot read tensor `{name}` (truncated file?): {e}",

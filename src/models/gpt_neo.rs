@@ -68,6 +68,8 @@ impl GptNeo {
             });
         }
         let ln_f = layer_norm(w, "transformer.ln_f", h, eps)?;
+        // Tied to wte; a checkpoint may still carry a copy, which transformers ignores.
+        w.discard("lm_head.weight");
         let lm_head = Linear::new(wte.clone(), None);
         Ok(Self {
             arch: ArchConfig::GptNeo(cfg.clone()),

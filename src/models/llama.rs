@@ -67,6 +67,8 @@ impl Llama {
         let norm = RmsNorm::new(w.param("model.norm.weight", h)?, cfg.rms_norm_eps);
         // Checkpoints of tied models usually omit lm_head; when present and untied, use it.
         let lm_head = if cfg.tie_word_embeddings {
+            // A tied checkpoint may still carry a copy; transformers ignores it, so do we.
+            w.discard("lm_head.weight");
             Linear::new(embed_tokens.clone(), None)
         } else {
             w.linear("lm_head", cfg.vocab_size, h, false)?

@@ -2,12 +2,14 @@
 //! from a Hugging Face folder, a GGUF file, a hub id or the offline default (`smollm2-135m`).
 
 pub mod config;
+pub mod export;
 pub mod fetch;
 pub mod gguf;
 pub mod gpt_neo;
 pub mod hf;
 pub mod hub;
 pub mod llama;
+pub mod naming;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
@@ -110,16 +112,6 @@ impl ModelSpec {
         Ok(Self::Hub(spec.to_string()))
     }
 
-    /// Read the checkpoint, let `plan_for` decide from its tensor names which weights train,
-    /// then build the model.
-    pub fn load(
-        &self,
-        device: &Device,
-        plan_for: &dyn Fn(&Checkpoint) -> Result<ParamPlan>,
-    ) -> Result<Model> {
-        self.read(device)?.build(device, plan_for)
-    }
-
     /// Read the checkpoint (weights, architecture, tokenizer) without building a model.
     pub fn read(&self, device: &Device) -> Result<Checkpoint> {
         match self {
@@ -156,15 +148,20 @@ impl Checkpoint {
         v
     }
 
-    /// Build a model; the checkpoint stays usable (tensors are shared, Vars copy on creation).
-    pub fn build(
-        &self,
-        device: &Device,
-        plan_for: &dyn Fn(&Checkpoint) -> Result<ParamPlan>,
-    ) -> Result<Model> {
-        let plan = plan_for(self)?;
+    /// Every tensor's group and layer, from the architecture's naming table.
+    pub fn param_infos(&self) -> Result<Vec<crate::strategy::ParamInfo>> {
+        let names = self.names();
+        self.arch
+            .naming()
+            .describe_all(names.iter().map(String::as_str))
+    }
+
+    /// Build a model whose parameters train as `plan` says; every checkpoint tensor must be
+    /// used. The checkpoint stays usable (tensors are shared, Vars copy on creation).
+    pub fn build(&self, device: &Device, plan: ParamPlan) -> Result<Model> {
         let mut weights = WeightSet::new(self.tensors.clone(), self.source.clone(), plan);
         let lm = build_lm(&self.arch, &mut weights, device)?;
+        weights.finish(self.arch.naming().unused_ok)?;
         Ok(Model {
             lm,
             tokenizer: self.tokenizer.clone(),
@@ -175,7 +172,9 @@ impl Checkpoint {
 
 /// Load a model by spec with every weight frozen (evaluation).
 pub fn load_frozen(spec: &str, device: &Device) -> Result<Model> {
-    ModelSpec::parse(spec)?.load(device, &|_| Ok(ParamPlan::frozen()))
+    ModelSpec::parse(spec)?
+        .read(device)?
+        .build(device, ParamPlan::frozen())
 }
 
 /// Build the architecture from its config and named weights.

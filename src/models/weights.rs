@@ -2,7 +2,7 @@
 //! Face name with the shape the config implies. Whether a weight trains, and which linears get
 //! LoRA adapters, is decided here by a `ParamPlan`, so the models know nothing of strategies.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use anyhow::{Result, bail};
 use candle_core::{DType, Device, Shape, Tensor};
@@ -11,12 +11,12 @@ use rand::{Rng, SeedableRng};
 
 use crate::nn::{Linear, Lora, Param};
 
-pub type NamePredicate = Box<dyn Fn(&str) -> bool + Send + Sync>;
-
-/// Which parameters train and which linear layers (by prefix) get adapters.
+/// Which parameters train and which linear layers (by prefix) get adapters: decided from the
+/// checkpoint's names before the model is built (read checkpoint -> plan -> build).
+#[derive(Clone, Debug, Default)]
 pub struct ParamPlan {
-    pub trainable: NamePredicate,
-    pub adapts: NamePredicate,
+    pub trainable: BTreeSet<String>,
+    pub adapted: BTreeSet<String>,
     pub lora_rank: usize,
     pub lora_alpha: f64,
     pub seed: u64,
@@ -25,13 +25,7 @@ pub struct ParamPlan {
 impl ParamPlan {
     /// Everything frozen, no adapters: evaluation.
     pub fn frozen() -> Self {
-        Self {
-            trainable: Box::new(|_| false),
-            adapts: Box::new(|_| false),
-            lora_rank: 0,
-            lora_alpha: 0.0,
-            seed: 0,
-        }
+        Self::default()
     }
 }
 
@@ -90,7 +84,39 @@ impl WeightSet {
             )
         }
         let t = t.to_dtype(DType::F32)?;
-        Ok(Param::new(name, t, (self.plan.trainable)(name))?)
+        Ok(Param::new(name, t, self.plan.trainable.contains(name))?)
+    }
+
+    /// Drop tensor `name` if the checkpoint has it (a tied lm_head saved beside the embeddings).
+    pub fn discard(&mut self, name: &str) {
+        self.tensors.remove(name);
+    }
+
+    /// After the model took its tensors: any left over means the checkpoint and its config do
+    /// not describe the same model (or it needs something ablate does not implement), except
+    /// derived buffers the naming table lists as safe to leave.
+    pub fn finish(self, unused_ok: &[&str]) -> Result<()> {
+        let mut left: Vec<&String> = self
+            .tensors
+            .keys()
+            .filter(|k| !unused_ok.iter().any(|s| k.ends_with(s)))
+            .collect();
+        left.sort();
+        if !left.is_empty() {
+            let shown: Vec<&str> = left.iter().take(8).map(|s| s.as_str()).collect();
+            bail!(
+                "{}: {} tensor(s) that the model built from its config does not use: {}{}",
+                self.origin,
+                left.len(),
+                shown.join(", "),
+                if left.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            )
+        }
+        Ok(())
     }
 
     /// Take `{prefix}.weight` of shape (out, inp) and, when `bias`, `{prefix}.bias`; wrap it with
@@ -103,7 +129,7 @@ impl WeightSet {
             None
         };
         let linear = Linear::new(weight, bias);
-        if !(self.plan.adapts)(prefix) {
+        if !self.plan.adapted.contains(prefix) {
             return Ok(linear);
         }
         let r = self.plan.lora_rank;

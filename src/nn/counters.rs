@@ -1,23 +1,28 @@
-//! Process-wide counts of the matmuls our linear ops run in backward, so that tests can prove
-//! that a frozen weight never gets a weight-gradient matmul.
+//! Per-thread counts of the matmuls our linear ops run in backward, so that a test can prove that
+//! a frozen weight never gets a weight-gradient matmul. Backward runs on the thread that calls
+//! `backward()`, and each test runs on its own thread, so parallel tests do not see each other's
+//! counts.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::cell::Cell;
 
-static WEIGHT_GRAD_MATMULS: AtomicUsize = AtomicUsize::new(0);
-static INPUT_GRAD_MATMULS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    static WEIGHT_GRAD_MATMULS: Cell<usize> = const { Cell::new(0) };
+    static INPUT_GRAD_MATMULS: Cell<usize> = const { Cell::new(0) };
+}
 
 pub(crate) fn count_weight_grad() {
-    WEIGHT_GRAD_MATMULS.fetch_add(1, Ordering::Relaxed);
+    WEIGHT_GRAD_MATMULS.with(|c| c.set(c.get() + 1));
 }
 
 pub(crate) fn count_input_grad() {
-    INPUT_GRAD_MATMULS.fetch_add(1, Ordering::Relaxed);
+    INPUT_GRAD_MATMULS.with(|c| c.set(c.get() + 1));
 }
 
-/// (weight-gradient matmuls, input-gradient matmuls) run by linear backward passes so far.
+/// (weight-gradient matmuls, input-gradient matmuls) run by linear backward passes on this
+/// thread so far.
 pub fn backward_matmuls() -> (usize, usize) {
     (
-        WEIGHT_GRAD_MATMULS.load(Ordering::Relaxed),
-        INPUT_GRAD_MATMULS.load(Ordering::Relaxed),
+        WEIGHT_GRAD_MATMULS.with(Cell::get),
+        INPUT_GRAD_MATMULS.with(Cell::get),
     )
 }

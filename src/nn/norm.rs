@@ -5,7 +5,7 @@
 //! weight (and bias) gradient is returned only when that parameter trains. Other devices use the
 //! composed form, which autograd differentiates by itself.
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, D, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, D, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
 use super::param::Param;
@@ -27,6 +27,7 @@ impl RmsNorm {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        check_weight("rms-norm", x, self.weight.tensor())?;
         if fused_ok(x) {
             x.contiguous()?
                 .apply_op2(self.weight.tensor(), RmsNormOp { eps: self.eps })
@@ -42,8 +43,23 @@ pub fn rms_norm_composed(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
     x.broadcast_div(&(ms + eps)?.sqrt()?)?.broadcast_mul(w)
 }
 
+/// A norm's weight (and bias) must have one entry per element of the normalised last dimension;
+/// the fused ops would otherwise read past it or leave part of the row unscaled.
+fn check_weight(op: &str, x: &Tensor, w: &Tensor) -> Result<()> {
+    let d = x.dim(D::Minus1)?;
+    if w.dims() != [d] {
+        bail!(
+            "{op}: weight of shape {:?} does not match the last dimension ({d}) of its input {:?}",
+            w.dims(),
+            x.dims()
+        )
+    }
+    Ok(())
+}
+
 /// Fused RMSNorm as a custom op, public so tests can compare it with the composed form.
 pub fn rms_norm_fused(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
+    check_weight("rms-norm", x, w)?;
     x.contiguous()?.apply_op2(w, RmsNormOp { eps })
 }
 
@@ -136,6 +152,8 @@ impl LayerNorm {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        check_weight("layer-norm", x, self.weight.tensor())?;
+        check_weight("layer-norm", x, self.bias.tensor())?;
         if fused_ok(x) {
             layer_norm_fused(x, self.weight.tensor(), self.bias.tensor(), self.eps)
         } else {
@@ -154,6 +172,8 @@ pub fn layer_norm_composed(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Resu
 }
 
 pub fn layer_norm_fused(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
+    check_weight("layer-norm", x, w)?;
+    check_weight("layer-norm", x, b)?;
     x.contiguous()?.apply_op3(w, b, LayerNormOp { eps })
 }
 

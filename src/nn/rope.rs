@@ -18,6 +18,10 @@ pub struct RotaryTables {
 
 impl RotaryTables {
     pub fn new(head_dim: usize, max_pos: usize, theta: f64, device: &Device) -> Result<Self> {
+        // RoPE rotates pairs (i, i + head_dim/2): an odd head_dim leaves one element unpaired.
+        if head_dim == 0 || !head_dim.is_multiple_of(2) {
+            bail!("RoPE needs an even head_dim, got {head_dim}")
+        }
         let half = head_dim / 2;
         let inv_freq: Vec<f32> = (0..half)
             .map(|i| (1.0 / theta.powf(2.0 * i as f64 / head_dim as f64)) as f32)
@@ -70,6 +74,13 @@ pub fn rope_composed(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
 }
 
 pub fn rope_fused(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    let d = x.dim(D::Minus1)?;
+    if !d.is_multiple_of(2) || cos.dim(D::Minus1)? * 2 != d || sin.dims() != cos.dims() {
+        bail!(
+            "rope: head_dim {d} must be even and twice the tables' width ({:?})",
+            cos.dims()
+        )
+    }
     x.contiguous()?.apply_op1(Rope {
         cos: cos.contiguous()?,
         sin: sin.contiguous()?,

@@ -4,13 +4,17 @@
 //! `tril(ones) ^ tril(ones, -w)`). The mask lives inside the op: a mask tensor added to the scores
 //! would get an activation-sized gradient of its own in candle's backward.
 
-use candle_core::{CpuStorage, CustomOp1, D, DType, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, D, DType, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
 use super::slices::{contiguous_f32, fused_ok};
 
 /// Softmax over the last dim of scores (batch, heads, seq, seq), masked causally.
 pub fn causal_softmax(scores: &Tensor, window: Option<usize>) -> Result<Tensor> {
+    if window == Some(0) {
+        // Every key, the query's own included, would be masked: a row of NaNs.
+        bail!("causal softmax: a local window of 0 lets a query see no key")
+    }
     if fused_ok(scores) {
         scores.contiguous()?.apply_op1(CausalSoftmax { window })
     } else {

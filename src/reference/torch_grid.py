@@ -22,24 +22,6 @@ import subprocess
 import sys
 import time
 
-RUN_COLUMNS = [
-    ("run_id", "str"), ("grid", "str"), ("model", "str"), ("model_source", "str"), ("dataset", "str"),
-    ("strategy", "str"), ("strategy_spec", "str"), ("seed", "int"), ("framework", "str"),
-    ("framework_version", "str"), ("device", "str"), ("threads", "int"), ("git_rev", "str"),
-    ("started_at", "str"), ("params_total", "int"), ("params_trainable", "int"), ("trainable_ratio", "float"),
-    ("steps", "int"), ("batch_size", "int"), ("grad_accum", "int"), ("seq_len", "int"), ("lr", "float"),
-    ("warmup_steps", "int"), ("weight_decay", "float"), ("optimizer", "str"), ("tokens_seen", "int"),
-    ("train_seconds", "float"), ("tokens_per_s", "float"), ("step_ms_p50", "float"), ("step_ms_p95", "float"),
-    ("eval_tokens_per_s", "float"), ("eval_seconds", "float"), ("peak_mem_bytes", "int"),
-    ("peak_mem_method", "str"), ("peak_rss_bytes", "int"), ("peak_rss_method", "str"), ("ppl_before", "float"),
-    ("ppl_after", "float"), ("ppl_before_cross", "float"), ("ppl_after_cross", "float"),
-    ("ppl_before_general", "float"), ("ppl_after_general", "float"), ("final_loss", "float"),
-    ("saved_bytes", "int"), ("sample_prompt", "str"), ("sample_before", "str"), ("sample_after", "str"),
-    ("wall_seconds", "float"), ("status", "str"), ("error", "str"),
-]
-STEP_COLUMNS = [("run_id", "str"), ("step", "int"), ("loss", "float"), ("lr", "float"), ("grad_norm", "float"),
-                ("tokens", "int"), ("elapsed_s", "float")]
-EVAL_COLUMNS = [("run_id", "str"), ("corpus", "str"), ("role", "str"), ("ppl_before", "float"), ("ppl_after", "float")]
 RSS_METHOD = "VmHWM from /proc/self/status, reset via /proc/self/clear_refs"
 
 
@@ -61,16 +43,6 @@ def status_kib(field: str):
         if line.startswith(field):
             return int(line.split()[1]) * 1024
     return None
-
-
-def lr_at(s: dict, step: int) -> float:
-    """Same schedule as TrainSettings::lr_at: linear warm-up, cosine decay to min_lr_ratio."""
-    if s["warmup_steps"] > 0 and step < s["warmup_steps"]:
-        return s["lr"] * (step + 1) / s["warmup_steps"]
-    decay = max(s["steps"] - s["warmup_steps"], 1)
-    progress = min((step - min(s["warmup_steps"], step)) / decay, 1.0)
-    cosine = 0.5 * (1.0 + math.cos(math.pi * progress))
-    return s["lr"] * (s["min_lr_ratio"] + (1.0 - s["min_lr_ratio"]) * cosine)
 
 
 def load_model(plan: dict):
@@ -137,7 +109,9 @@ def run_plan(plan_path: pathlib.Path, results: pathlib.Path, threads: int) -> No
     t_wall = time.perf_counter()
     torch.set_num_threads(threads)
     torch.manual_seed(plan["seed"])
-    row = {c: None for c, _ in RUN_COLUMNS}
+    # The Parquet columns come with the plan, from ablate's results::schema: one schema.
+    columns = plan["schema"]
+    row = {c: None for c, _ in columns["runs"]}
     row.update(
         run_id=plan["run_id"], grid=plan["grid"], model=plan["model"], dataset=plan["dataset"],
         strategy=plan["strategy"], strategy_spec=plan["strategy_spec"], seed=plan["seed"], framework="pytorch",
@@ -189,7 +163,7 @@ def run_plan(plan_path: pathlib.Path, results: pathlib.Path, threads: int) -> No
         elapsed, step_tokens, diverged = 0.0, s["batch_size"] * plan["seq_len"] * s["grad_accum"], None
         for step, micro in enumerate(plan["batches"]):
             t0 = time.perf_counter()
-            lr = lr_at(s, step)
+            lr = plan["lrs"][step]  # the schedule lives in Rust only
             for g in opt.param_groups:
                 g["lr"] = lr
             loss_sum = 0.0
@@ -262,9 +236,9 @@ def run_plan(plan_path: pathlib.Path, results: pathlib.Path, threads: int) -> No
     row["wall_seconds"] = time.perf_counter() - t_wall
     for r in steps_rows:
         r.pop("_dt", None)
-    write_table(steps_rows, STEP_COLUMNS, results / "steps" / f"{plan['run_id']}.parquet")
-    write_table(eval_rows, EVAL_COLUMNS, results / "evals" / f"{plan['run_id']}.parquet")
-    write_table([row], RUN_COLUMNS, results / "runs" / f"{plan['run_id']}.parquet")
+    write_table(steps_rows, columns["steps"], results / "steps" / f"{plan['run_id']}.parquet")
+    write_table(eval_rows, columns["evals"], results / "evals" / f"{plan['run_id']}.parquet")
+    write_table([row], columns["runs"], results / "runs" / f"{plan['run_id']}.parquet")
 
 
 def main() -> int:

@@ -9,6 +9,7 @@ use polars::prelude::*;
 
 use super::style;
 use crate::results::frame::{numbers, strings, strings_required};
+use crate::results::schema::{ColumnKind, RUN_COLUMNS};
 use crate::results::store::read_table;
 
 /// Metrics aggregated over seeds (derived ones are computed before grouping).
@@ -91,35 +92,39 @@ pub struct Results {
     pub references: Vec<(String, Results)>,
 }
 
-const NUMERIC: [&str; 27] = [
-    "params_total",
-    "params_trainable",
-    "trainable_ratio",
-    "steps",
-    "batch_size",
-    "seq_len",
-    "lr",
-    "warmup_steps",
-    "weight_decay",
-    "threads",
-    "tokens_seen",
-    "train_seconds",
-    "tokens_per_s",
-    "step_ms_p50",
-    "step_ms_p95",
-    "eval_tokens_per_s",
-    "peak_mem_bytes",
-    "peak_rss_bytes",
-    "ppl_before",
-    "ppl_after",
-    "ppl_before_cross",
-    "ppl_after_cross",
-    "ppl_before_general",
-    "ppl_after_general",
-    "final_loss",
-    "saved_bytes",
-    "wall_seconds",
-];
+/// The numeric columns of the runs table, as the schema lists them (seed is an identity).
+fn numeric_columns() -> impl Iterator<Item = &'static str> {
+    RUN_COLUMNS
+        .iter()
+        .filter(|c| c.kind != ColumnKind::Str && c.name != "seed")
+        .map(|c| c.name)
+}
+
+/// A report is about one experiment: runs of several grids or models under one folder would be
+/// pooled into the same (dataset, strategy) cells, so they are refused with what was found.
+fn one_experiment(runs: &DataFrame, root: &Path) -> Result<()> {
+    let (grids, models) = (
+        strings_required(runs, "grid")?,
+        strings_required(runs, "model")?,
+    );
+    let mut found: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for (g, m) in grids.into_iter().zip(models) {
+        *found.entry((g, m)).or_default() += 1;
+    }
+    if found.len() > 1 {
+        let list: Vec<String> = found
+            .iter()
+            .map(|((g, m), n)| format!("grid `{g}` / model `{m}` ({n} runs)"))
+            .collect();
+        bail!(
+            "{} holds runs of {} experiments: {}; point --results at one grid's folder",
+            root.display(),
+            found.len(),
+            list.join(", ")
+        )
+    }
+    Ok(())
+}
 
 fn with_derived(df: DataFrame) -> LazyFrame {
     let own = ((col("ppl_after") / col("ppl_before") - lit(1.0)) * lit(100.0)).alias("d_own_pct");
@@ -140,6 +145,7 @@ impl Results {
                 root.display()
             )
         };
+        one_experiment(&all, root)?;
         let curves = load_curves(root)?;
         let mut frameworks: Vec<String> = strings_required(&all, "framework")?;
         frameworks.sort();
@@ -200,10 +206,7 @@ impl Results {
         let (before, after) = (text("sample_before")?, text("sample_after")?);
         let seeds = numbers(&runs_df, "seed")?;
         let mut cols = BTreeMap::new();
-        for c in NUMERIC
-            .iter()
-            .chain(["d_own_pct", "d_cross_pct", "d_general_pct"].iter())
-        {
+        for c in numeric_columns().chain(["d_own_pct", "d_cross_pct", "d_general_pct"]) {
             cols.insert(c.to_string(), numbers(&runs_df, c)?);
         }
         let v = |c: &str, i: usize| cols[c][i].unwrap_or(f64::NAN);

@@ -2,7 +2,7 @@
 
 use plotters::style::RGBColor;
 
-use crate::config::strategy::PRESETS;
+use crate::strategy::PRESETS;
 
 const PALETTE: [RGBColor; 10] = [
     RGBColor(31, 119, 180),

@@ -1,4 +1,6 @@
-//! Row types and their Parquet columns. `SCHEMA_DOC` is the README's schema table.
+//! The Parquet schema, in one place: the row types, the column list of each table (`TABLES`,
+//! which the frame builders are tested against, the PyTorch backend receives in its plans, the
+//! report derives its numeric columns from, and the README documents), and the frame builders.
 
 use anyhow::Result;
 use polars::prelude::*;
@@ -78,6 +80,116 @@ pub struct EvalRow {
     pub role: String,
     pub ppl_before: Option<f64>,
     pub ppl_after: Option<f64>,
+}
+
+/// The type of a column as stored: strings, 64-bit integers, 64-bit floats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    Str,
+    Int,
+    Float,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ColumnSpec {
+    pub name: &'static str,
+    pub kind: ColumnKind,
+    /// Null where it does not apply (e.g. perplexity after training of a failed run).
+    pub nullable: bool,
+}
+
+impl ColumnSpec {
+    const fn new(name: &'static str, kind: ColumnKind, nullable: bool) -> Self {
+        Self {
+            name,
+            kind,
+            nullable,
+        }
+    }
+}
+
+pub const RUN_COLUMNS: &[ColumnSpec] = &[
+    ColumnSpec::new("run_id", ColumnKind::Str, false),
+    ColumnSpec::new("grid", ColumnKind::Str, false),
+    ColumnSpec::new("model", ColumnKind::Str, false),
+    ColumnSpec::new("model_source", ColumnKind::Str, false),
+    ColumnSpec::new("dataset", ColumnKind::Str, false),
+    ColumnSpec::new("strategy", ColumnKind::Str, false),
+    ColumnSpec::new("strategy_spec", ColumnKind::Str, false),
+    ColumnSpec::new("seed", ColumnKind::Int, false),
+    ColumnSpec::new("framework", ColumnKind::Str, false),
+    ColumnSpec::new("framework_version", ColumnKind::Str, false),
+    ColumnSpec::new("device", ColumnKind::Str, false),
+    ColumnSpec::new("threads", ColumnKind::Int, false),
+    ColumnSpec::new("git_rev", ColumnKind::Str, false),
+    ColumnSpec::new("started_at", ColumnKind::Str, false),
+    ColumnSpec::new("params_total", ColumnKind::Int, false),
+    ColumnSpec::new("params_trainable", ColumnKind::Int, false),
+    ColumnSpec::new("trainable_ratio", ColumnKind::Float, false),
+    ColumnSpec::new("steps", ColumnKind::Int, false),
+    ColumnSpec::new("batch_size", ColumnKind::Int, false),
+    ColumnSpec::new("grad_accum", ColumnKind::Int, false),
+    ColumnSpec::new("seq_len", ColumnKind::Int, false),
+    ColumnSpec::new("lr", ColumnKind::Float, false),
+    ColumnSpec::new("warmup_steps", ColumnKind::Int, false),
+    ColumnSpec::new("weight_decay", ColumnKind::Float, false),
+    ColumnSpec::new("optimizer", ColumnKind::Str, false),
+    ColumnSpec::new("tokens_seen", ColumnKind::Int, false),
+    ColumnSpec::new("train_seconds", ColumnKind::Float, false),
+    ColumnSpec::new("tokens_per_s", ColumnKind::Float, false),
+    ColumnSpec::new("step_ms_p50", ColumnKind::Float, true),
+    ColumnSpec::new("step_ms_p95", ColumnKind::Float, true),
+    ColumnSpec::new("eval_tokens_per_s", ColumnKind::Float, true),
+    ColumnSpec::new("eval_seconds", ColumnKind::Float, false),
+    ColumnSpec::new("peak_mem_bytes", ColumnKind::Int, true),
+    ColumnSpec::new("peak_mem_method", ColumnKind::Str, false),
+    ColumnSpec::new("peak_rss_bytes", ColumnKind::Int, true),
+    ColumnSpec::new("peak_rss_method", ColumnKind::Str, false),
+    ColumnSpec::new("ppl_before", ColumnKind::Float, true),
+    ColumnSpec::new("ppl_after", ColumnKind::Float, true),
+    ColumnSpec::new("ppl_before_cross", ColumnKind::Float, true),
+    ColumnSpec::new("ppl_after_cross", ColumnKind::Float, true),
+    ColumnSpec::new("ppl_before_general", ColumnKind::Float, true),
+    ColumnSpec::new("ppl_after_general", ColumnKind::Float, true),
+    ColumnSpec::new("final_loss", ColumnKind::Float, true),
+    ColumnSpec::new("saved_bytes", ColumnKind::Int, true),
+    ColumnSpec::new("sample_prompt", ColumnKind::Str, false),
+    ColumnSpec::new("sample_before", ColumnKind::Str, true),
+    ColumnSpec::new("sample_after", ColumnKind::Str, true),
+    ColumnSpec::new("wall_seconds", ColumnKind::Float, false),
+    ColumnSpec::new("status", ColumnKind::Str, false),
+    ColumnSpec::new("error", ColumnKind::Str, true),
+];
+
+pub const STEP_COLUMNS: &[ColumnSpec] = &[
+    ColumnSpec::new("run_id", ColumnKind::Str, false),
+    ColumnSpec::new("step", ColumnKind::Int, false),
+    ColumnSpec::new("loss", ColumnKind::Float, false),
+    ColumnSpec::new("lr", ColumnKind::Float, false),
+    ColumnSpec::new("grad_norm", ColumnKind::Float, false),
+    ColumnSpec::new("tokens", ColumnKind::Int, false),
+    ColumnSpec::new("elapsed_s", ColumnKind::Float, false),
+];
+
+pub const EVAL_COLUMNS: &[ColumnSpec] = &[
+    ColumnSpec::new("run_id", ColumnKind::Str, false),
+    ColumnSpec::new("corpus", ColumnKind::Str, false),
+    ColumnSpec::new("role", ColumnKind::Str, false),
+    ColumnSpec::new("ppl_before", ColumnKind::Float, true),
+    ColumnSpec::new("ppl_after", ColumnKind::Float, true),
+];
+
+/// Every table by its folder name under a results directory.
+pub const TABLES: [(&str, &[ColumnSpec]); 3] = [
+    ("runs", RUN_COLUMNS),
+    ("steps", STEP_COLUMNS),
+    ("evals", EVAL_COLUMNS),
+];
+
+/// The columns of `table`, if it is one of ours.
+pub fn columns(table: &str) -> Option<&'static [ColumnSpec]> {
+    TABLES.iter().find(|(t, _)| *t == table).map(|(_, c)| *c)
 }
 
 fn col<T, P>(name: &str, v: P) -> Column
@@ -205,4 +317,53 @@ pub fn evals_frame(rows: &[EvalRow]) -> Result<DataFrame> {
         column!(rows, ppl_before, opt_f64),
         column!(rows, ppl_after, opt_f64),
     ])?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_of(dt: &DataType) -> ColumnKind {
+        match dt {
+            DataType::String => ColumnKind::Str,
+            DataType::Int64 => ColumnKind::Int,
+            DataType::Float64 => ColumnKind::Float,
+            other => panic!("unexpected column type {other:?}"),
+        }
+    }
+
+    /// The frames the store writes have exactly the columns `TABLES` lists, in order and kind.
+    #[test]
+    fn frames_match_the_column_lists() {
+        let step = StepRow {
+            run_id: "x".into(),
+            step: 0,
+            loss: 1.0,
+            lr: 0.1,
+            grad_norm: 1.0,
+            tokens: 4,
+            elapsed_s: 0.5,
+        };
+        let eval = EvalRow {
+            run_id: "x".into(),
+            corpus: "alice".into(),
+            role: "own".into(),
+            ppl_before: None,
+            ppl_after: None,
+        };
+        for (frame, cols) in [
+            (runs_frame(&[RunRow::default()]).unwrap(), RUN_COLUMNS),
+            (steps_frame(&[step]).unwrap(), STEP_COLUMNS),
+            (evals_frame(&[eval]).unwrap(), EVAL_COLUMNS),
+        ] {
+            let got: Vec<(String, ColumnKind)> = frame
+                .columns()
+                .iter()
+                .map(|c| (c.name().to_string(), kind_of(c.dtype())))
+                .collect();
+            let want: Vec<(String, ColumnKind)> =
+                cols.iter().map(|c| (c.name.to_string(), c.kind)).collect();
+            assert_eq!(got, want);
+        }
+    }
 }

@@ -100,12 +100,40 @@ pub fn table_files(root: &Path, table: &str) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Every file must carry the columns our schema lists for its table: a file written by an older
+/// (or other) version is named with what it lacks, rather than read into nulls or a panic.
+fn check_schema(files: &[PathBuf], table: &str) -> Result<()> {
+    let Some(cols) = super::schema::columns(table) else {
+        return Ok(());
+    };
+    for f in files {
+        let file = File::open(f).with_context(|| format!("cannot open {}", f.display()))?;
+        let schema = ParquetReader::new(file)
+            .schema()
+            .map_err(|e| anyhow::anyhow!("{} is not a readable Parquet file: {e}", f.display()))?;
+        let missing: Vec<&str> = cols
+            .iter()
+            .filter(|c| schema.get(c.name).is_none())
+            .map(|c| c.name)
+            .collect();
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "{} was written with an older or different schema: it lacks the {table} column(s) {}; rerun that run (`ablate run GRID --force`) or move the file out of the results folder",
+                f.display(),
+                missing.join(", ")
+            )
+        }
+    }
+    Ok(())
+}
+
 /// Read one table lazily over all its files; `None` when there are none.
 pub fn read_table(root: &Path, table: &str) -> Result<Option<DataFrame>> {
     let files = table_files(root, table)?;
     if files.is_empty() {
         return Ok(None);
     }
+    check_schema(&files, table)?;
     let paths: Vec<PlRefPath> = files
         .iter()
         .map(|p| PlRefPath::new(p.to_string_lossy().as_ref()))

@@ -3,22 +3,20 @@
 //! and the same settings (`src/reference/torch_grid.py` reads these files).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use candle_core::Device;
 use serde::Serialize;
 
-use super::execute::{GridOptions, results_dir, shard_runs};
-use super::run_id::run_id;
-use crate::config::grid::{Grid, RunConfig};
-use crate::config::strategy::LoraSpec;
+use super::{GridOptions, ResolvedGrid, ResolvedRun};
 use crate::config::train::TrainSettings;
 use crate::data::Dataset;
-use crate::models::{ModelSpec, ParamPlan, WeightSet, build_lm};
-use crate::train::Strategy;
+use crate::models::ModelSpec;
+use crate::results::schema::{self, ColumnKind};
+use crate::strategy::LoraSpec;
 use crate::train::batches::Batches;
+use crate::train::setup::param_plan;
 
 pub const FRAMEWORK: &str = "pytorch";
 
@@ -35,6 +33,8 @@ pub struct ReferencePlan {
     pub strategy_spec: String,
     pub seed: u64,
     pub settings: TrainSettings,
+    /// The learning rate of every optimizer step (the schedule lives in Rust only).
+    pub lrs: Vec<f64>,
     pub seq_len: usize,
     /// Hugging Face names of the base parameters that train.
     pub trainable: Vec<String>,
@@ -44,6 +44,8 @@ pub struct ReferencePlan {
     /// Corpus -> (role, eval blocks); the trained corpus first.
     pub eval: Vec<(String, String, Vec<Vec<u32>>)>,
     pub sample_prompt_ids: Vec<u32>,
+    /// The Parquet columns of each table, (name, kind), as `results::schema` defines them.
+    pub schema: BTreeMap<&'static str, Vec<(&'static str, ColumnKind)>>,
 }
 
 fn model_kind(spec: &ModelSpec) -> Result<(String, String)> {
@@ -61,18 +63,20 @@ fn model_kind(spec: &ModelSpec) -> Result<(String, String)> {
     })
 }
 
-fn plan_one(grid: &Grid, cfg: &RunConfig, tok: &tokenizers::Tokenizer) -> Result<ReferencePlan> {
-    let spec = ModelSpec::parse(&cfg.model_location)?;
-    let arch = spec.arch()?;
-    let n_layers = arch.num_layers();
-    let strategy = Arc::new(Strategy::new(&cfg.strategy, cfg.strategy_spec.clone())?);
-    let mut w = WeightSet::shapes_only("plan", ParamPlan::frozen());
-    let lm = build_lm(&arch, &mut w, &Device::Cpu)?;
-    let trainable = lm
-        .params()
-        .iter()
-        .map(|p| p.name().to_string())
-        .filter(|n| strategy.trains(n, n_layers))
+fn plan_one(
+    grid: &ResolvedGrid,
+    run: &ResolvedRun,
+    tok: &tokenizers::Tokenizer,
+) -> Result<ReferencePlan> {
+    let cfg = &run.config;
+    let arch = run.model.arch()?;
+    let names = crate::train::setup::base_param_names(&arch)?;
+    let infos = arch
+        .naming()
+        .describe_all(names.iter().map(String::as_str))?;
+    let trainable = param_plan(&run.strategy, &infos, arch.num_layers(), cfg.seed)?
+        .trainable
+        .into_iter()
         .collect();
     let s = &cfg.settings;
     let ds = Dataset::load(&cfg.dataset, tok)?;
@@ -80,7 +84,7 @@ fn plan_one(grid: &Grid, cfg: &RunConfig, tok: &tokenizers::Tokenizer) -> Result
     let mut order = Batches::new(blocks, s.batch_size, s.seed);
     let batches = (0..s.steps)
         .map(|_| {
-            (0..s.grad_accum.max(1))
+            (0..s.grad_accum)
                 .map(|_| {
                     order
                         .next_batch()
@@ -92,28 +96,17 @@ fn plan_one(grid: &Grid, cfg: &RunConfig, tok: &tokenizers::Tokenizer) -> Result
         })
         .collect();
     let mut eval = Vec::new();
-    for (d, role) in
-        std::iter::once((&cfg.dataset, "own")).chain(cfg.eval_corpora.iter().map(|c| {
-            (
-                c,
-                if c.name == "general" {
-                    "general"
-                } else {
-                    "cross"
-                },
-            )
-        }))
-    {
+    for d in std::iter::once(&cfg.dataset).chain(&cfg.eval_corpora) {
         let set = Dataset::load(d, tok)?;
         let mut b: Vec<Vec<u32>> = set.eval_blocks().iter().map(|x| x.to_vec()).collect();
         if s.eval_blocks > 0 {
             b.truncate(s.eval_blocks);
         }
-        eval.push((d.name.clone(), role.to_string(), b));
+        eval.push((d.name.clone(), cfg.role_of(&d.name).to_string(), b));
     }
-    let (model_kind, model_location) = model_kind(&spec)?;
+    let (model_kind, model_location) = model_kind(&run.model)?;
     Ok(ReferencePlan {
-        run_id: run_id(cfg, FRAMEWORK),
+        run_id: run.id.clone(),
         grid: grid.name.clone(),
         model: cfg.model.clone(),
         model_kind,
@@ -123,9 +116,10 @@ fn plan_one(grid: &Grid, cfg: &RunConfig, tok: &tokenizers::Tokenizer) -> Result
         strategy_spec: serde_json::to_string(&cfg.strategy_spec)?,
         seed: cfg.seed,
         settings: s.clone(),
+        lrs: (0..s.steps).map(|i| s.lr_at(i)).collect(),
         seq_len: cfg.dataset.seq_len,
         trainable,
-        lora: strategy.lora().cloned(),
+        lora: run.strategy.lora().cloned(),
         batches,
         eval,
         sample_prompt_ids: tok
@@ -133,29 +127,34 @@ fn plan_one(grid: &Grid, cfg: &RunConfig, tok: &tokenizers::Tokenizer) -> Result
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .get_ids()
             .to_vec(),
+        schema: schema::TABLES
+            .iter()
+            .map(|(t, cols)| (*t, cols.iter().map(|c| (c.name, c.kind)).collect()))
+            .collect(),
     })
 }
 
-/// Write one plan file per unfinished PyTorch run of the shard; returns the folder.
-pub fn export_plans(grid_path: &Path, opts: &GridOptions) -> Result<(PathBuf, usize)> {
-    let grid = Grid::load(grid_path)?;
-    let dir = results_dir(&grid, opts);
-    let finished = dir.finished()?;
-    let plans = dir.root.join(".plans");
-    std::fs::create_dir_all(&plans)?;
+/// Write one plan file per pending PyTorch run of the shard; returns the folder (below the
+/// results folder, `.plans/shard-K-of-N/`).
+pub fn export_plans(grid: &ResolvedGrid, opts: &GridOptions) -> Result<(PathBuf, usize)> {
+    let dir = opts.results_dir(grid);
+    // One folder per shard: shards sharing a results folder must not run each other's plans.
+    let shard = opts.shard.unwrap_or_else(super::Shard::all);
+    let plans = dir
+        .root
+        .join(".plans")
+        .join(format!("shard-{}-of-{}", shard.index, shard.count));
+    std::fs::create_dir_all(&plans)
+        .with_context(|| format!("cannot create {}", plans.display()))?;
     let mut tokenizers: BTreeMap<String, tokenizers::Tokenizer> = BTreeMap::new();
     let mut n = 0;
-    for (_, cfg) in shard_runs(&grid, opts.shard) {
-        let id = run_id(cfg, FRAMEWORK);
-        if finished.contains(&id) && !opts.force {
-            continue;
+    for run in opts.pending(grid, &dir)? {
+        let loc = &run.config.model_location;
+        if !tokenizers.contains_key(loc) {
+            tokenizers.insert(loc.clone(), run.model.read(&Device::Cpu)?.tokenizer);
         }
-        if !tokenizers.contains_key(&cfg.model_location) {
-            let ckpt = ModelSpec::parse(&cfg.model_location)?.read(&Device::Cpu)?;
-            tokenizers.insert(cfg.model_location.clone(), ckpt.tokenizer);
-        }
-        let plan = plan_one(&grid, cfg, &tokenizers[&cfg.model_location])?;
-        let path = plans.join(format!("{id}.json"));
+        let plan = plan_one(grid, run, &tokenizers[loc])?;
+        let path = plans.join(format!("{}.json", run.id));
         std::fs::write(&path, serde_json::to_string(&plan)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
         n += 1;

@@ -64,16 +64,6 @@ pub fn step_rows(run_id: &str, steps: &[StepRecord]) -> Vec<StepRow> {
         .collect()
 }
 
-fn role(cfg: &RunConfig, corpus: &str) -> &'static str {
-    if corpus == cfg.dataset.name {
-        "own"
-    } else if corpus == "general" {
-        "general"
-    } else {
-        "cross"
-    }
-}
-
 fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
@@ -92,7 +82,7 @@ pub fn fill(row: &mut RunRow, cfg: &RunConfig, out: &RunOutput) -> Vec<EvalRow> 
     row.step_ms_p95 = t.step_ms_p95.is_finite().then_some(t.step_ms_p95);
     row.eval_tokens_per_s = Some(out.eval_tokens_per_s);
     row.eval_seconds = out.eval_seconds;
-    row.peak_mem_bytes = Some(t.peak_heap_bytes as u64);
+    row.peak_mem_bytes = t.peak_heap_bytes.map(|b| b as u64);
     row.peak_rss_bytes = t.peak_rss_bytes;
     row.final_loss = t.steps.last().map(|s| s.loss);
     row.saved_bytes = out.saved_bytes;
@@ -104,7 +94,7 @@ pub fn fill(row: &mut RunRow, cfg: &RunConfig, out: &RunOutput) -> Vec<EvalRow> 
         .map(|(corpus, before)| EvalRow {
             run_id: row.run_id.clone(),
             corpus: corpus.clone(),
-            role: role(cfg, corpus).into(),
+            role: cfg.role_of(corpus).into(),
             ppl_before: Some(*before),
             ppl_after: out.ppl_after.get(corpus).copied(),
         })

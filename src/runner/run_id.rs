@@ -5,8 +5,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::grid::RunConfig;
-use crate::config::strategy::StrategySpec;
 use crate::config::train::TrainSettings;
+use crate::strategy::StrategySpec;
 
 #[derive(Serialize)]
 struct Identity<'a> {

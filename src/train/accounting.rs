@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::config::strategy::Group;
-use crate::train::strategy::group_of;
+use anyhow::Result;
+
+use crate::models::ArchConfig;
+use crate::strategy::Group;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GroupCount {
@@ -34,11 +36,15 @@ pub fn thousands(n: usize) -> String {
 }
 
 impl Accounting {
-    /// From (name, element count, trains?) for every distinct parameter.
-    pub fn new<'a>(entries: impl IntoIterator<Item = (&'a str, usize, bool)>) -> Self {
+    /// From (name, element count, trains?) for every distinct parameter of a model of `arch`.
+    pub fn new<'a>(
+        arch: &ArchConfig,
+        entries: impl IntoIterator<Item = (&'a str, usize, bool)>,
+    ) -> Result<Self> {
         let mut a = Self::default();
         for (name, n, trains) in entries {
-            let g = a.by_group.entry(group_of(name)).or_default();
+            let group = arch.naming().describe_all([name])?[0].group;
+            let g = a.by_group.entry(group).or_default();
             g.total += n;
             a.total += n;
             if trains {
@@ -46,12 +52,13 @@ impl Accounting {
                 a.trainable += n;
             }
         }
-        a
+        Ok(a)
     }
 
-    pub fn from_params<'a>(params: impl IntoIterator<Item = &'a crate::nn::Param>) -> Self {
+    pub fn from_model(lm: &dyn crate::models::CausalLm) -> Result<Self> {
         Self::new(
-            params
+            lm.arch(),
+            lm.params()
                 .into_iter()
                 .map(|p| (p.name(), p.numel(), p.is_trainable())),
         )
@@ -103,10 +110,20 @@ mod tests {
 
     #[test]
     fn peft_format() {
-        let a = Accounting::new([
-            ("model.embed_tokens.weight", 750_000, false),
-            ("model.layers.0.mlp.up_proj.weight", 250_000, true),
-        ]);
+        let arch = ArchConfig::from_hf_str(
+            r#"{"model_type": "llama", "vocab_size": 8, "hidden_size": 4, "intermediate_size": 8,
+                "num_hidden_layers": 1, "num_attention_heads": 2, "rms_norm_eps": 1e-5,
+                "max_position_embeddings": 16}"#,
+        )
+        .unwrap();
+        let a = Accounting::new(
+            &arch,
+            [
+                ("model.embed_tokens.weight", 750_000, false),
+                ("model.layers.0.mlp.up_proj.weight", 250_000, true),
+            ],
+        )
+        .unwrap();
         assert_eq!(
             a.peft_line(),
             "trainable params: 250,000 || all params: 1,000,000 || trainable%: 25.0000"

@@ -5,10 +5,8 @@ pub mod batches;
 pub mod optim;
 pub mod run;
 pub mod setup;
-pub mod strategy;
 pub mod trainer;
 
 pub use accounting::Accounting;
-pub use setup::{load_for_strategy, plan_accounting};
-pub use strategy::{Strategy, group_of};
+pub use setup::{build_for_strategy, plan_accounting};
 pub use trainer::{Outcome, StepRecord, TrainReport, train};

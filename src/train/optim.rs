@@ -10,19 +10,8 @@ use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, InplaceOp1, Layout, Storage, Var, bail};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::config::train::TrainSettings;
-
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum OptimizerKind {
-    /// Fused in-place update (CPU).
-    #[default]
-    Inplace,
-    /// candle-nn's AdamW.
-    Candle,
-}
+use crate::config::train::{OptimizerKind, TrainSettings};
 
 pub struct Slot {
     var: Var,

@@ -5,30 +5,39 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use candle_core::Device;
 
 use super::accounting::Accounting;
-use super::setup::{load_for_strategy, save_trainable};
-use super::strategy::Strategy;
+use super::setup::{build_for_strategy, save_trainable};
 use super::trainer::{StepRecord, TrainReport, train};
 use crate::config::datasets::DatasetSpec;
 use crate::config::train::TrainSettings;
 use crate::data::Dataset;
 use crate::eval::generate::greedy;
 use crate::eval::perplexity;
+use crate::models::export::{save_hf_folder, save_peft_adapter};
 use crate::models::{CausalLm, ModelSpec};
+use crate::strategy::Strategy;
 
 pub struct RunPlan {
     pub model: ModelSpec,
+    /// The model as the user named it (written into an exported adapter's config).
+    pub model_name: String,
     pub strategy: Arc<Strategy>,
     /// The corpus trained on.
     pub dataset: DatasetSpec,
     /// Other corpora evaluated before and after (cross-style, general) for forgetting.
     pub others: Vec<DatasetSpec>,
     pub settings: TrainSettings,
-    /// Where to save the trained tensors (None: not saved).
-    pub save_to: Option<PathBuf>,
+    /// Where to save what trained: `Tensors(file)` the trained tensors as safetensors; `Export(dir)`
+    /// a PEFT adapter for a LoRA strategy, else a Hugging Face folder of the whole model.
+    pub save: Option<Save>,
+}
+
+pub enum Save {
+    Tensors(PathBuf),
+    Export(PathBuf),
 }
 
 pub struct RunOutput {
@@ -57,6 +66,15 @@ fn eval_all(
     let mut first_tps = 0.0;
     for (i, ds) in sets.iter().enumerate() {
         let mut blocks = ds.eval_blocks();
+        if s.eval_blocks > blocks.len() {
+            bail!(
+                "eval_blocks = {} but the eval split of `{}` has only {} blocks of {} tokens",
+                s.eval_blocks,
+                ds.name,
+                blocks.len(),
+                ds.seq_len
+            )
+        }
         if s.eval_blocks > 0 {
             blocks.truncate(s.eval_blocks);
         }
@@ -71,8 +89,10 @@ fn eval_all(
 
 pub fn run(plan: &RunPlan, device: &Device, on_step: impl FnMut(&StepRecord)) -> Result<RunOutput> {
     let s = &plan.settings;
-    let model = load_for_strategy(&plan.model, &plan.strategy, s.seed, device)?;
-    let accounting = Accounting::from_params(model.lm.params());
+    s.check()
+        .map_err(|e| anyhow::anyhow!("train settings: {e}"))?;
+    let model = build_for_strategy(&plan.model.read(device)?, &plan.strategy, s.seed, device)?;
+    let accounting = Accounting::from_model(model.lm.as_ref())?;
     let sets = std::iter::once(&plan.dataset)
         .chain(&plan.others)
         .map(|d| model.dataset(d))
@@ -110,8 +130,12 @@ pub fn run(plan: &RunPlan, device: &Device, on_step: impl FnMut(&StepRecord)) ->
     } else {
         None
     };
-    let saved_bytes = match &plan.save_to {
-        Some(p) => Some(save_trainable(model.lm.as_ref(), p)?),
+    let saved_bytes = match &plan.save {
+        Some(Save::Tensors(p)) => Some(save_trainable(model.lm.as_ref(), p)?),
+        Some(Save::Export(dir)) => Some(match plan.strategy.lora() {
+            Some(l) => save_peft_adapter(model.lm.as_ref(), l, &plan.model_name, dir)?,
+            None => save_hf_folder(&model, None, dir)?,
+        }),
         None => None,
     };
     Ok(RunOutput {

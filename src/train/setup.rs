@@ -1,58 +1,78 @@
-//! From a model spec and a strategy to a model whose parameters train as the strategy says.
+//! From a checkpoint and a strategy to a model whose parameters train as the strategy says, in a
+//! straight line: read the checkpoint, resolve the strategy against its names into a plan, build.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use candle_core::Device;
 
 use super::accounting::Accounting;
-use super::strategy::{Strategy, group_of};
-use crate::config::strategy::Group;
-use crate::models::{
-    ArchConfig, CausalLm, Checkpoint, Model, ModelSpec, ParamPlan, WeightSet, build_lm,
-};
+use crate::models::{ArchConfig, CausalLm, Checkpoint, Model, ParamPlan, WeightSet, build_lm};
+use crate::strategy::{ParamInfo, Strategy};
 
-fn plan(strategy: &Arc<Strategy>, n_layers: usize, seed: u64) -> ParamPlan {
-    let (s1, s2) = (strategy.clone(), strategy.clone());
+/// What `strategy` trains and adapts in a model with these parameters, after checking that every
+/// rule of the strategy matches something.
+pub fn param_plan(
+    strategy: &Strategy,
+    params: &[ParamInfo],
+    n_layers: usize,
+    seed: u64,
+) -> Result<ParamPlan> {
+    let sel = strategy.select(params, n_layers)?;
     let lora = strategy.lora();
-    ParamPlan {
-        trainable: Box::new(move |name| s1.trains(name, n_layers)),
-        adapts: Box::new(move |prefix| s2.adapts(prefix, n_layers)),
+    Ok(ParamPlan {
+        trainable: sel.trainable,
+        adapted: sel.adapted,
         lora_rank: lora.map_or(0, |l| l.rank),
         lora_alpha: lora.map_or(0.0, |l| l.alpha),
         seed,
-    }
+    })
 }
 
-/// The plan for a checkpoint, after checking that every rule of the strategy matches it.
-pub fn plan_for(strategy: &Arc<Strategy>, ckpt: &Checkpoint, seed: u64) -> Result<ParamPlan> {
-    let n_layers = ckpt.arch.num_layers();
-    strategy.check(&ckpt.names(), n_layers)?;
-    Ok(plan(strategy, n_layers, seed))
-}
-
-pub fn load_for_strategy(
-    spec: &ModelSpec,
-    strategy: &Arc<Strategy>,
+/// Build the model of `ckpt` for `strategy` (LoRA adapters initialised from `seed`).
+pub fn build_for_strategy(
+    ckpt: &Checkpoint,
+    strategy: &Strategy,
     seed: u64,
     device: &Device,
 ) -> Result<Model> {
-    spec.load(device, &|ckpt| plan_for(strategy, ckpt, seed))
+    let plan = param_plan(strategy, &ckpt.param_infos()?, ckpt.arch.num_layers(), seed)?;
+    ckpt.build(device, plan)
+}
+
+/// Parameter names and shapes of an architecture from its config alone (nothing allocated).
+fn shapes(arch: &ArchConfig, plan: ParamPlan) -> Result<Box<dyn CausalLm>> {
+    build_lm(
+        arch,
+        &mut WeightSet::shapes_only("config", plan),
+        &Device::Cpu,
+    )
+}
+
+/// The base parameter names of an architecture, from its config alone.
+pub fn base_param_names(arch: &ArchConfig) -> Result<Vec<String>> {
+    let lm = shapes(arch, ParamPlan::frozen())?;
+    Ok(lm.params().iter().map(|p| p.name().to_string()).collect())
 }
 
 /// Parameter accounting from the architecture alone (no weights are read or allocated).
-pub fn plan_accounting(arch: &ArchConfig, strategy: &Arc<Strategy>) -> Result<Accounting> {
-    let n_layers = arch.num_layers();
-    let mut w = WeightSet::shapes_only("config", plan(strategy, n_layers, 0));
-    let lm = build_lm(arch, &mut w, &Device::Cpu)?;
-    let names: Vec<String> = lm.params().iter().map(|p| p.name().to_string()).collect();
-    strategy.check(&names, n_layers)?;
-    Ok(Accounting::new(lm.params().iter().map(|p| {
-        let trains = group_of(p.name()) == Group::Adapters || strategy.trains(p.name(), n_layers);
-        (p.name(), p.numel(), trains)
-    })))
+pub fn plan_accounting(arch: &ArchConfig, strategy: &Strategy) -> Result<Accounting> {
+    let names = base_param_names(arch)?;
+    let infos = arch
+        .naming()
+        .describe_all(names.iter().map(String::as_str))?;
+    let plan = param_plan(strategy, &infos, arch.num_layers(), 0)?;
+    let trainable = plan.trainable.clone();
+    let lm = shapes(arch, plan)?;
+    Accounting::new(
+        arch,
+        lm.params().iter().map(|p| {
+            // Placeholders are all frozen; adapters always train.
+            let trains = trainable.contains(p.name()) || p.name().contains(".lora_");
+            (p.name(), p.numel(), trains)
+        }),
+    )
 }
 
 /// Save what the strategy trained (adapters, or the trainable tensors) as safetensors; returns

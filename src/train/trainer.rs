@@ -48,7 +48,8 @@ pub struct TrainReport {
     pub tokens_per_s: f64,
     pub step_ms_p50: f64,
     pub step_ms_p95: f64,
-    pub peak_heap_bytes: usize,
+    /// None where the counting allocator is not the global allocator.
+    pub peak_heap_bytes: Option<usize>,
     pub peak_rss_bytes: Option<u64>,
 }
 

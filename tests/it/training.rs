@@ -1,29 +1,23 @@
 //! Strategies really freeze, LoRA starts at the base model and merges exactly, the loop is
 //! deterministic and stops cleanly on NaN.
 
-mod common;
-
-use std::sync::Arc;
-
-use ablate::config::strategy::{PRESETS, StrategySpec};
+use crate::common::{err_text, fixture, max_abs_diff};
 use ablate::config::train::TrainSettings;
 use ablate::eval::next_token_loss;
 use ablate::models::{Model, ModelSpec};
-use ablate::train::{Accounting, Outcome, Strategy, load_for_strategy, plan_accounting, train};
+use ablate::strategy::{PRESETS, Strategy, StrategySpec};
+use ablate::train::{Accounting, Outcome, build_for_strategy, plan_accounting, train};
 use candle_core::{DType, Device, Tensor};
-use common::{err_text, fixture, max_abs_diff};
 
 const MODELS: [&str; 2] = ["tiny-llama", "tiny-gpt-neo"];
 
 fn load(model: &str, strategy: &str) -> Model {
     let spec = ModelSpec::parse(fixture(model).to_str().unwrap()).unwrap();
-    load_for_strategy(
-        &spec,
-        &Arc::new(Strategy::preset(strategy).unwrap()),
-        0,
-        &Device::Cpu,
-    )
-    .unwrap()
+    load_with(&spec, &Strategy::preset(strategy).unwrap()).unwrap()
+}
+
+fn load_with(spec: &ModelSpec, strategy: &Strategy) -> anyhow::Result<Model> {
+    build_for_strategy(&spec.read(&Device::Cpu)?, strategy, 0, &Device::Cpu)
 }
 
 fn ids() -> Tensor {
@@ -103,7 +97,7 @@ fn accounting_matches_transformers_and_peft() {
     ];
     for (model, strategy, trainable, total) in want {
         let m = load(model, strategy);
-        let a = Accounting::from_params(m.lm.params());
+        let a = Accounting::from_model(m.lm.as_ref()).unwrap();
         assert_eq!(
             (a.trainable, a.total),
             (trainable, total),
@@ -111,16 +105,13 @@ fn accounting_matches_transformers_and_peft() {
         );
         // The config-only count agrees with the loaded model's.
         let spec = ModelSpec::parse(fixture(model).to_str().unwrap()).unwrap();
-        let planned = plan_accounting(
-            &spec.arch().unwrap(),
-            &Arc::new(Strategy::preset(strategy).unwrap()),
-        )
-        .unwrap();
+        let planned =
+            plan_accounting(&spec.arch().unwrap(), &Strategy::preset(strategy).unwrap()).unwrap();
         assert_eq!(planned, a, "{model}/{strategy}");
     }
     let m = load("tiny-llama", "lora");
     assert_eq!(
-        Accounting::from_params(m.lm.params()).peft_line(),
+        Accounting::from_model(m.lm.as_ref()).unwrap().peft_line(),
         "trainable params: 1,792 || all params: 40,864 || trainable%: 4.3853"
     );
 }
@@ -156,9 +147,12 @@ fn lora_starts_at_the_base_model_and_merges_exactly() {
     assert_eq!(checked, 4, "two layers x (q, v)");
 }
 
-/// The adapted linears of a model, rebuilt from its parameters.
+/// The adapted linears of a model built with the `lora` preset, rebuilt from its parameters with
+/// that preset's own scale (alpha / rank).
 fn ablate_linears(m: &Model) -> Vec<ablate::nn::Linear> {
     use ablate::nn::{Linear, Lora, Param};
+    let lora = Strategy::preset("lora").unwrap().lora().cloned().unwrap();
+    let scale = lora.alpha / lora.rank as f64;
     let params = m.lm.params();
     let find = |n: &str| params.iter().find(|p| p.name() == n).map(|p| (*p).clone());
     params
@@ -169,7 +163,7 @@ fn ablate_linears(m: &Model) -> Vec<ablate::nn::Linear> {
             Linear::new(w, find(&format!("{prefix}.bias"))).with_lora(Lora {
                 a: find(&format!("{prefix}.lora_A.weight")).unwrap(),
                 b: find(&format!("{prefix}.lora_B.weight")).unwrap(),
-                scale: 2.0,
+                scale,
             })
         })
         .collect()
@@ -242,7 +236,7 @@ fn bad_strategies_are_named_errors() {
     let spec = ModelSpec::parse(fixture("tiny-llama").to_str().unwrap()).unwrap();
     let try_load = |name: &str, s: StrategySpec| match Strategy::new(name, s) {
         Err(e) => err_text(e),
-        Ok(st) => match load_for_strategy(&spec, &Arc::new(st), 0, &Device::Cpu) {
+        Ok(st) => match load_with(&spec, &st) {
             Ok(_) => panic!("{name} should fail"),
             Err(e) => err_text(e),
         },
@@ -277,7 +271,7 @@ fn bad_strategies_are_named_errors() {
     let msg = try_load(
         "everything_frozen",
         StrategySpec {
-            groups: vec![ablate::config::strategy::Group::Mlp],
+            groups: vec![ablate::strategy::Group::Mlp],
             freeze: vec![".".into()],
             ..Default::default()
         },
@@ -287,7 +281,7 @@ fn bad_strategies_are_named_errors() {
 
 #[test]
 fn custom_strategies_select_by_rule_and_layer() {
-    use ablate::config::strategy::{Group, LayerRange};
+    use ablate::strategy::{Group, LayerRange};
     let spec = ModelSpec::parse(fixture("tiny-llama").to_str().unwrap()).unwrap();
     let last_mlp = Strategy::new(
         "last_mlp",
@@ -298,7 +292,7 @@ fn custom_strategies_select_by_rule_and_layer() {
         },
     )
     .unwrap();
-    let m = load_for_strategy(&spec, &Arc::new(last_mlp), 0, &Device::Cpu).unwrap();
+    let m = load_with(&spec, &last_mlp).unwrap();
     let trained: Vec<String> =
         m.lm.params()
             .iter()
@@ -321,7 +315,7 @@ fn custom_strategies_select_by_rule_and_layer() {
         },
     )
     .unwrap();
-    let m = load_for_strategy(&spec, &Arc::new(norms), 0, &Device::Cpu).unwrap();
+    let m = load_with(&spec, &norms).unwrap();
     let n: usize =
         m.lm.params()
             .iter()

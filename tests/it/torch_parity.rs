@@ -1,32 +1,29 @@
 //! ablate against PyTorch + transformers + PEFT on the tiny grid: identical parameter counts,
 //! eval perplexity before training within 0.5%, and the same loss curves (same weights, same
 //! batches, same optimizer). Needs a Python with torch, transformers, peft and pyarrow
-//! ($ABLATE_PYTHON, else python3); skipped with a printed reason where there is none.
-
-mod common;
+//! ($ABLATE_PYTHON, else python3); ignored unless asked for with `--ignored`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+use crate::common::fixture;
 use ablate::results::frame::{numbers, strings_required};
 use ablate::results::store::read_table;
-use common::fixture;
 
-fn python() -> Option<String> {
+/// The Python with the reference stack. These tests are `#[ignore]`d (CI does not install the
+/// 5 GB of torch): run them with `ABLATE_PYTHON=.venv/bin/python cargo test --release -- --ignored`.
+pub fn python() -> String {
     let py = std::env::var("ABLATE_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = Command::new(&py)
         .args(["-c", "import torch, transformers, peft, pyarrow, gguf"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if ok {
-        Some(py)
-    } else {
-        eprintln!(
-            "skipped: `{py}` cannot import torch, transformers, peft, pyarrow and gguf (set ABLATE_PYTHON; see src/reference/requirements.txt)"
-        );
-        None
-    }
+    assert!(
+        ok,
+        "`{py}` cannot import torch, transformers, peft, pyarrow and gguf (set ABLATE_PYTHON; see src/reference/requirements.txt)"
+    );
+    py
 }
 
 type Key = (String, String, i64);
@@ -89,8 +86,9 @@ fn ablate(args: &[&str], dir: &Path, py: Option<&str>) {
 }
 
 #[test]
+#[ignore = "needs PyTorch + transformers + PEFT: ABLATE_PYTHON=.venv/bin/python cargo test --release -- --ignored"]
 fn pytorch_reference_agrees_with_ablate() {
-    let Some(py) = python() else { return };
+    let py = python();
     let dir = tempfile::tempdir().unwrap();
     ablate(&[], dir.path(), None);
     let candle = rows(dir.path());

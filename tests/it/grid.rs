@@ -1,16 +1,14 @@
 //! The grid runner end to end on the tiny fixture: kill and resume, shards, failures recorded,
 //! bad grids refused before any training.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use crate::common::fixture;
 use ablate::results::frame::{numbers, strings, strings_required};
 use ablate::results::store::read_table;
-use common::fixture;
 
 fn ablate() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ablate"))

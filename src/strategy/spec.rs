@@ -1,5 +1,5 @@
-//! Strategies are data: which parameters train, as rules over parameter names, plus an optional
-//! LoRA block. Five presets are built in; a grid (or any TOML) can define more.
+//! The strategy schema: which parameters train, as groups and rules over parameter names, plus an
+//! optional LoRA block. Five presets are built in; a grid (or any TOML) can define more.
 //!
 //! ```toml
 //! [custom_strategies.bitfit]
@@ -128,27 +128,4 @@ impl StrategySpec {
             _ => return None,
         })
     }
-}
-
-/// Any TOML with `[custom_strategies.*]` tables (a grid file works too).
-#[derive(Debug, Deserialize)]
-struct StrategyFile {
-    #[serde(default)]
-    custom_strategies: std::collections::BTreeMap<String, StrategySpec>,
-}
-
-/// Custom strategies from the `[custom_strategies.NAME]` tables of a TOML file.
-pub fn load_strategy_file(
-    path: &std::path::Path,
-) -> anyhow::Result<std::collections::BTreeMap<String, StrategySpec>> {
-    let f: StrategyFile = super::read_toml(path)?;
-    for name in f.custom_strategies.keys() {
-        if PRESETS.contains(&name.as_str()) {
-            anyhow::bail!(
-                "{}: [custom_strategies.{name}] has the name of a built-in preset; choose another name",
-                path.display()
-            )
-        }
-    }
-    Ok(f.custom_strategies)
 }

@@ -1,16 +1,14 @@
 //! `ablate report` on a tiny grid's results: every chart is written, output is deterministic,
 //! every table row traces to run ids, and missing or failed runs are reported, not fatal.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+use crate::common::fixture;
 use ablate::results::frame::strings_required;
 use ablate::results::store::read_table;
 use ablate::results::{ResultsDir, RunRow};
-use common::fixture;
 
 fn tiny_results(dir: &Path) {
     let out = Command::new(env!("CARGO_BIN_EXE_ablate"))
@@ -171,10 +169,7 @@ fn no_results_is_a_clear_error() {
 fn committed_reports_regenerate_exactly() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let results = root.join("results/paper");
-    if !results.join("runs").is_dir() {
-        eprintln!("skipped: no committed results/paper");
-        return;
-    }
+    assert!(results.join("runs").is_dir(), "results/paper is committed");
     let out = tempfile::tempdir().unwrap();
     let summary = ablate::report::build(&results, out.path()).unwrap();
     for f in summary.files {
@@ -184,4 +179,69 @@ fn committed_reports_regenerate_exactly() {
             "reports/{f} is not what `ablate report --results results/paper` writes: regenerate it"
         );
     }
+}
+
+#[test]
+fn runs_of_two_experiments_are_not_pooled() {
+    let res = tempfile::tempdir().unwrap();
+    let row = |id: &str, grid: &str| RunRow {
+        run_id: id.into(),
+        grid: grid.into(),
+        model: "tiny-gpt-neo".into(),
+        dataset: "alice".into(),
+        strategy: "full".into(),
+        framework: "candle".into(),
+        status: "ok".into(),
+        ..RunRow::default()
+    };
+    let dir = ResultsDir::new(res.path());
+    dir.write_run(&row("000000000001", "paper"), &[], &[])
+        .unwrap();
+    dir.write_run(&row("000000000002", "pilot"), &[], &[])
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let msg = format!(
+        "{:#}",
+        ablate::report::build(res.path(), out.path()).unwrap_err()
+    );
+    assert!(
+        msg.contains("2 experiments")
+            && msg.contains("grid `paper`")
+            && msg.contains("grid `pilot`"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn parquet_of_an_older_schema_is_named() {
+    use polars::prelude::*;
+    let res = tempfile::tempdir().unwrap();
+    let dir = ResultsDir::new(res.path());
+    let row = RunRow {
+        run_id: "000000000001".into(),
+        grid: "tiny".into(),
+        status: "ok".into(),
+        ..RunRow::default()
+    };
+    dir.write_run(&row, &[], &[]).unwrap();
+    // An older file: the same row without two of today's columns.
+    let p = dir.path("runs", "000000000001");
+    let df = ParquetReader::new(std::fs::File::open(&p).unwrap())
+        .finish()
+        .unwrap();
+    let mut old = df.drop_many(["ppl_after_general", "saved_bytes"]);
+    ParquetWriter::new(std::fs::File::create(&p).unwrap())
+        .finish(&mut old)
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let msg = format!(
+        "{:#}",
+        ablate::report::build(res.path(), out.path()).unwrap_err()
+    );
+    assert!(
+        msg.contains("000000000001.parquet")
+            && msg.contains("older")
+            && msg.contains("ppl_after_general, saved_bytes"),
+        "{msg}"
+    );
 }

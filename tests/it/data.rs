@@ -1,12 +1,10 @@
 //! The corpora of ../shared/data: cleaning and a leak-free, deterministic split.
 
-mod common;
-
+use crate::common::fixture;
 use ablate::config::datasets::Catalog;
 use ablate::data::Dataset;
 use ablate::data::dataset::split_text;
 use ablate::data::text::read_clean;
-use common::fixture;
 
 fn catalog() -> Catalog {
     Catalog::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ablations/datasets.toml"))

@@ -1,14 +1,9 @@
-#![allow(dead_code)]
 use std::path::{Path, PathBuf};
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
-}
-
-pub fn shared_data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
 }
 
 /// Copy a fixture folder into a temp dir so a test can damage it.

@@ -1,15 +1,13 @@
 //! The fused ops agree with their textbook forms in value and gradient, and frozen weights
 //! get no gradient at all.
 
+use crate::common::max_abs_diff;
 use ablate::nn::counters::backward_matmuls;
 use ablate::nn::norm::{layer_norm_composed, layer_norm_fused, rms_norm_composed, rms_norm_fused};
 use ablate::nn::rope::{rope_composed, rope_fused};
 use ablate::nn::softmax::{causal_softmax, causal_softmax_composed};
 use ablate::nn::{Linear, Param};
 use candle_core::{DType, Device, Tensor, Var};
-use common::max_abs_diff;
-
-mod common;
 
 fn randn(shape: &[usize], seed: u64) -> Tensor {
     // Deterministic pseudo-random values without depending on candle's RNG.

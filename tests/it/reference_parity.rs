@@ -1,12 +1,10 @@
 //! The models reproduce transformers' outputs on tiny random checkpoints made by
 //! tests/fixtures/make_reference.py: logits to 1e-4, loss to 1e-5.
 
-mod common;
-
+use crate::common::{fixture, max_abs_diff};
 use ablate::eval::next_token_loss;
 use ablate::models;
 use candle_core::{DType, Device, Tensor};
-use common::{fixture, max_abs_diff};
 
 fn reference(dir: &str) -> (Tensor, Tensor, f32) {
     let r =
@@ -67,7 +65,7 @@ fn gguf_tokenizer_equals_the_hf_tokenizer() {
 #[test]
 fn gpt_neo_local_window_matters() {
     // With the window disabled the logits must move: proves the fixture exercises local attention.
-    let dir = common::copy_fixture("tiny-gpt-neo");
+    let dir = crate::common::copy_fixture("tiny-gpt-neo");
     let cfg_path = dir.path().join("config.json");
     let cfg = std::fs::read_to_string(&cfg_path).unwrap();
     std::fs::write(

@@ -1,0 +1,102 @@
+//! The command line: one args struct per subcommand (in its own file, with its body), parsed by
+//! clap, and a short dispatch.
+
+mod bench;
+mod eval;
+mod fetch;
+mod params;
+mod report;
+mod run;
+mod train;
+
+use std::path::Path;
+
+use ablate::config::datasets::{Catalog, DatasetSpec};
+use ablate::strategy::Strategy;
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "ablate",
+    version,
+    about = "What partial fine-tuning of small causal LMs costs and buys"
+)]
+struct Cli {
+    /// CPU threads for candle and rayon (default: all cores).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a grid (models x datasets x strategies x seeds); results go to Parquet.
+    Run(run::RunArgs),
+    /// Run one grid run handed over on stdin (used by `run`, one process per run).
+    #[command(hide = true)]
+    RunOne(run::RunOneArgs),
+    /// Charts and REPORT.md from the Parquet results.
+    Report(report::ReportArgs),
+    /// Download a known model (e.g. `smollm2`) into the cache and check its sha256.
+    Fetch(fetch::FetchArgs),
+    /// Eval perplexity and forward tokens/s of a model on the held-out split of datasets.
+    Eval(eval::EvalArgs),
+    /// Parameter accounting of a strategy, as PEFT prints it, plus a breakdown by group.
+    Params(params::ParamsArgs),
+    /// Train one model on one dataset with one strategy and report the measurements.
+    Train(train::TrainArgs),
+    /// Time training steps per strategy (interleaved, repeated, medians).
+    Bench(bench::BenchArgs),
+}
+
+/// Parse the command line and run it; returns the process exit code.
+pub fn main() -> Result<i32> {
+    let cli = Cli::parse();
+    ablate::measure::malloc::keep_freed_memory();
+    if let Some(n) = cli.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("cannot set the thread count")?;
+    }
+    match cli.command {
+        Command::Run(a) => run::run(a, cli.threads),
+        Command::RunOne(a) => run::run_one(a).map(|()| 0),
+        Command::Report(a) => report::report(a).map(|()| 0),
+        Command::Fetch(a) => fetch::fetch(a).map(|()| 0),
+        Command::Eval(a) => eval::eval(a).map(|()| 0),
+        Command::Params(a) => params::params(a).map(|()| 0),
+        Command::Train(a) => train::train(a).map(|()| 0),
+        Command::Bench(a) => bench::bench(a, cli.threads).map(|()| 0),
+    }
+}
+
+/// A dataset by catalog name, or a text file / folder given directly.
+fn dataset(name: &str, catalog: &Path, seq_len: Option<usize>) -> Result<DatasetSpec> {
+    let as_path = Path::new(name);
+    let mut spec = if as_path.exists() {
+        DatasetSpec::from_path(as_path, seq_len.unwrap_or(128))?
+    } else {
+        Catalog::load(catalog)?.get(name)?
+    };
+    if let Some(s) = seq_len {
+        spec.seq_len = s;
+    }
+    Ok(spec)
+}
+
+/// A preset by name, or a strategy defined in `file` (`[custom_strategies.NAME]`).
+fn strategy(name: &str, file: Option<&Path>) -> Result<Strategy> {
+    if let Some(f) = file
+        && let Some(spec) = ablate::config::load_custom_strategies(f)?.remove(name)
+    {
+        return Strategy::new(name, spec);
+    }
+    Strategy::preset(name)
+}
+
+fn gb(bytes: Option<usize>) -> String {
+    bytes.map_or("n/a".into(), |b| format!("{:.2} GB", b as f64 / 1e9))
+}

@@ -1,0 +1,93 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ablate::config::datasets::DEFAULT_CATALOG;
+use ablate::config::train::TrainSettings;
+use ablate::models::ModelSpec;
+use ablate::train::run::{RunPlan, Save, run};
+use anyhow::Result;
+use candle_core::Device;
+use clap::Args;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[arg(long, default_value = "smollm2-135m")]
+    model: String,
+    #[arg(long)]
+    data: String,
+    #[arg(long, default_value = "attn_embed_frozen")]
+    strategy: String,
+    /// TOML file with `[custom_strategies.NAME]` tables (a grid file works).
+    #[arg(long)]
+    strategies: Option<PathBuf>,
+    #[arg(long, default_value = DEFAULT_CATALOG)]
+    datasets: PathBuf,
+    /// Other corpora to evaluate before and after (forgetting).
+    #[arg(long)]
+    also_eval: Vec<String>,
+    #[arg(long)]
+    seq_len: Option<usize>,
+    #[arg(long, default_value_t = 20)]
+    steps: usize,
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f64,
+    #[arg(long, default_value_t = 16)]
+    eval_blocks: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Save the trained model here: a PEFT adapter for a LoRA strategy, else a Hugging Face
+    /// folder (config.json + model.safetensors + tokenizer.json).
+    #[arg(long)]
+    save: Option<PathBuf>,
+}
+
+pub fn train(a: TrainArgs) -> Result<()> {
+    let settings = TrainSettings {
+        steps: a.steps,
+        batch_size: a.batch,
+        lr: a.lr,
+        eval_blocks: a.eval_blocks,
+        seed: a.seed,
+        warmup_steps: a.steps / 10,
+        ..TrainSettings::default()
+    };
+    let plan = RunPlan {
+        model: ModelSpec::parse(&a.model)?,
+        model_name: a.model.clone(),
+        strategy: Arc::new(super::strategy(&a.strategy, a.strategies.as_deref())?),
+        dataset: super::dataset(&a.data, &a.datasets, a.seq_len)?,
+        others: a
+            .also_eval
+            .iter()
+            .map(|d| super::dataset(d, &a.datasets, a.seq_len))
+            .collect::<Result<_>>()?,
+        settings,
+        save: a.save.clone().map(Save::Export),
+    };
+    let out = run(&plan, &Device::Cpu, |r| {
+        println!(
+            "step {:>4}  loss {:.4}  lr {:.2e}  grad-norm {:.3}  {:.2} s",
+            r.step, r.loss, r.lr, r.grad_norm, r.step_s
+        )
+    })?;
+    println!("{}", out.accounting.peft_line());
+    println!("outcome: {:?}", out.train.outcome);
+    println!(
+        "train: {:.1} tokens/s, step p50 {:.0} ms p95 {:.0} ms, peak heap {}, peak RSS {}",
+        out.train.tokens_per_s,
+        out.train.step_ms_p50,
+        out.train.step_ms_p95,
+        super::gb(out.train.peak_heap_bytes),
+        super::gb(out.train.peak_rss_bytes.map(|b| b as usize))
+    );
+    if let (Some(dir), Some(bytes)) = (&a.save, out.saved_bytes) {
+        println!("saved {} ({bytes} bytes)", dir.display());
+    }
+    for (name, before) in &out.ppl_before {
+        let after = out.ppl_after.get(name).copied().unwrap_or(f64::NAN);
+        println!("ppl {name}: {before:.3} -> {after:.3}");
+    }
+    Ok(())
+}

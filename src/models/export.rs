@@ -1,0 +1,181 @@
+//! Writing a model out in formats other tools load: a Hugging Face folder (config.json +
+//! model.safetensors + tokenizer.json) that transformers' `from_pretrained` reads, and a PEFT
+//! LoRA adapter (adapter_config.json + adapter_model.safetensors) that
+//! `peft.PeftModel.from_pretrained` puts on the same base model.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow};
+use candle_core::Tensor;
+use serde_json::{Value, json};
+
+use super::config::{ArchConfig, AttentionKind};
+use super::{CausalLm, Model};
+use crate::strategy::LoraSpec;
+
+impl ArchConfig {
+    /// The config.json transformers reads for this architecture (float32 weights).
+    pub fn to_hf_json(&self) -> Value {
+        match self {
+            Self::Llama(c) => json!({
+                "model_type": "llama",
+                "architectures": ["LlamaForCausalLM"],
+                "vocab_size": c.vocab_size,
+                "hidden_size": c.hidden_size,
+                "intermediate_size": c.intermediate_size,
+                "num_hidden_layers": c.num_hidden_layers,
+                "num_attention_heads": c.num_attention_heads,
+                "num_key_value_heads": c.num_key_value_heads,
+                "head_dim": c.head_dim,
+                "hidden_act": "silu",
+                "rms_norm_eps": c.rms_norm_eps,
+                // transformers 5 reads rope_parameters, 4.x rope_theta: the same value in both.
+                "rope_theta": c.rope_theta,
+                "rope_parameters": { "rope_theta": c.rope_theta, "rope_type": "default" },
+                "max_position_embeddings": c.max_position_embeddings,
+                "tie_word_embeddings": c.tie_word_embeddings,
+                "attention_bias": c.attention_bias,
+                "mlp_bias": c.mlp_bias,
+                "torch_dtype": "float32",
+            }),
+            Self::GptNeo(c) => {
+                let kinds: Vec<Value> = c
+                    .attention_layers
+                    .iter()
+                    .map(|k| {
+                        let k = match k {
+                            AttentionKind::Global => "global",
+                            AttentionKind::Local => "local",
+                        };
+                        json!([[k], 1])
+                    })
+                    .collect();
+                json!({
+                    "model_type": "gpt_neo",
+                    "architectures": ["GPTNeoForCausalLM"],
+                    "vocab_size": c.vocab_size,
+                    "hidden_size": c.hidden_size,
+                    "intermediate_size": c.intermediate_size,
+                    "num_heads": c.num_heads,
+                    "num_layers": c.attention_layers.len(),
+                    "attention_types": kinds,
+                    "max_position_embeddings": c.max_position_embeddings,
+                    "window_size": c.window_size,
+                    "layer_norm_epsilon": c.layer_norm_epsilon,
+                    "activation_function": "gelu_new",
+                    "tie_word_embeddings": true,
+                    "torch_dtype": "float32",
+                })
+            }
+        }
+    }
+}
+
+fn write_json(path: &Path, v: &Value) -> Result<()> {
+    std::fs::write(path, serde_json::to_string_pretty(v)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn save_tensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<u64> {
+    candle_core::safetensors::save(tensors, path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+/// The model as a Hugging Face folder: every base parameter as it is now (a tied lm_head once, as
+/// transformers saves it), LoRA adapters (built with `lora`) merged into their weights. Returns
+/// the bytes written.
+pub fn save_hf_folder(model: &Model, lora: Option<&LoraSpec>, dir: &Path) -> Result<u64> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    write_json(&dir.join("config.json"), &model.arch().to_hf_json())?;
+    let tensors = merged_base_tensors(model.lm.as_ref(), lora)?;
+    let bytes = save_tensors(&tensors, &dir.join("model.safetensors"))?;
+    let tok = dir.join("tokenizer.json");
+    model
+        .tokenizer
+        .save(&tok, false)
+        .map_err(|e| anyhow!("cannot write {}: {e}", tok.display()))?;
+    Ok(bytes + std::fs::metadata(&tok)?.len())
+}
+
+/// Base weights by name, with `W + scale * B @ A` where a linear carries an adapter.
+fn merged_base_tensors(
+    lm: &dyn CausalLm,
+    lora: Option<&LoraSpec>,
+) -> Result<HashMap<String, Tensor>> {
+    let params = lm.params();
+    let find = |n: &str| params.iter().find(|p| p.name() == n);
+    let mut out = HashMap::new();
+    for p in &params {
+        let name = p.name();
+        if name.contains(".lora_") {
+            continue;
+        }
+        let mut t = p.tensor().detach();
+        if let Some(prefix) = name.strip_suffix(".weight")
+            && let (Some(a), Some(b)) = (
+                find(&format!("{prefix}.lora_A.weight")),
+                find(&format!("{prefix}.lora_B.weight")),
+            )
+        {
+            let l = lora.context("a model with adapters needs its LoRA settings to merge them")?;
+            let scale = l.alpha / l.rank as f64;
+            let delta = (b.tensor().matmul(a.tensor())? * scale)?;
+            t = (t + delta)?;
+        }
+        out.insert(name.to_string(), t.contiguous()?);
+    }
+    Ok(out)
+}
+
+/// The LoRA adapters of a model as a PEFT adapter folder for the base model `base` (a name or
+/// path written into the config, for the reader's information). Returns the bytes written.
+pub fn save_peft_adapter(
+    lm: &dyn CausalLm,
+    lora: &LoraSpec,
+    base: &str,
+    dir: &Path,
+) -> Result<u64> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut tensors = HashMap::new();
+    let mut modules = Vec::new();
+    for p in lm.params() {
+        if !p.name().contains(".lora_") {
+            continue;
+        }
+        // PEFT saves `base_model.model.<module>.lora_A.weight` (no adapter name).
+        tensors.insert(
+            format!("base_model.model.{}", p.name()),
+            p.tensor().detach(),
+        );
+        if let Some(m) = p.name().strip_suffix(".lora_A.weight") {
+            modules.push(m.to_string());
+        }
+    }
+    anyhow::ensure!(
+        !modules.is_empty(),
+        "the model has no LoRA adapters to save"
+    );
+    modules.sort();
+    let config = json!({
+        "peft_type": "LORA",
+        "task_type": "CAUSAL_LM",
+        "base_model_name_or_path": base,
+        "r": lora.rank,
+        "lora_alpha": lora.alpha,
+        "lora_dropout": lora.dropout,
+        // The exact modules adapted, so a layer-restricted strategy loads as it trained.
+        "target_modules": modules,
+        "bias": "none",
+        "fan_in_fan_out": false,
+        "use_rslora": false,
+        "use_dora": false,
+        "init_lora_weights": true,
+        "inference_mode": true,
+        "modules_to_save": null,
+    });
+    write_json(&dir.join("adapter_config.json"), &config)?;
+    let bytes = save_tensors(&tensors, &dir.join("adapter_model.safetensors"))?;
+    Ok(bytes + std::fs::metadata(dir.join("adapter_config.json"))?.len())
+}

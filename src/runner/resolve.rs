@@ -1,0 +1,79 @@
+//! Resolve a grid once: every run gets its id, its parsed model, its compiled strategy and its
+//! parameter counts, and every strategy rule is checked against its model's parameters before any
+//! run starts. Each model is parsed once and each strategy compiled once.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use super::run_id::run_id;
+use crate::config::grid::{Grid, RunConfig};
+use crate::models::{ArchConfig, ModelSpec};
+use crate::strategy::Strategy;
+use crate::train::plan_accounting;
+
+/// One run, resolved: everything the runner and the child need.
+pub struct ResolvedRun {
+    pub id: String,
+    pub config: RunConfig,
+    pub model: ModelSpec,
+    pub strategy: Arc<Strategy>,
+    pub params_total: usize,
+    pub params_trainable: usize,
+}
+
+pub struct ResolvedGrid {
+    pub name: String,
+    pub path: PathBuf,
+    /// `candle` or `pytorch`: part of every run id.
+    pub framework: &'static str,
+    pub runs: Vec<ResolvedRun>,
+}
+
+pub fn resolve(grid: Grid, framework: &'static str) -> Result<ResolvedGrid> {
+    let file = grid.path.display().to_string();
+    let mut models: HashMap<String, (ModelSpec, ArchConfig)> = HashMap::new();
+    let mut strategies: HashMap<String, Arc<Strategy>> = HashMap::new();
+    let mut counts: HashMap<(String, String), (usize, usize)> = HashMap::new();
+    let mut runs = Vec::with_capacity(grid.runs.len());
+    for cfg in grid.runs {
+        if !models.contains_key(&cfg.model_location) {
+            let spec = ModelSpec::parse(&cfg.model_location)
+                .with_context(|| format!("{file}: model `{}`", cfg.model))?;
+            let arch = spec
+                .arch()
+                .with_context(|| format!("{file}: model `{}`", cfg.model))?;
+            models.insert(cfg.model_location.clone(), (spec, arch));
+        }
+        let (spec, arch) = &models[&cfg.model_location];
+        if !strategies.contains_key(&cfg.strategy) {
+            let s = Strategy::new(&cfg.strategy, cfg.strategy_spec.clone())
+                .with_context(|| file.clone())?;
+            strategies.insert(cfg.strategy.clone(), Arc::new(s));
+        }
+        let strategy = strategies[&cfg.strategy].clone();
+        let key = (cfg.model_location.clone(), cfg.strategy.clone());
+        if !counts.contains_key(&key) {
+            let a = plan_accounting(arch, &strategy)
+                .with_context(|| format!("{file}: model `{}`", cfg.model))?;
+            counts.insert(key.clone(), (a.total, a.trainable));
+        }
+        let (params_total, params_trainable) = counts[&key];
+        runs.push(ResolvedRun {
+            id: run_id(&cfg, framework),
+            model: spec.clone(),
+            strategy,
+            params_total,
+            params_trainable,
+            config: cfg,
+        });
+    }
+    Ok(ResolvedGrid {
+        name: grid.name,
+        path: grid.path,
+        framework,
+        runs,
+    })
+}
