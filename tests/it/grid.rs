@@ -249,3 +249,47 @@ fn bad_grids_fail_before_any_training() {
         "{err}"
     );
 }
+
+/// `--dry-run` and `--retry-failed` work for the PyTorch backend too: the listing needs no Python
+/// (its ids are the PyTorch ones), and a failed PyTorch row makes its run pending again.
+#[test]
+fn pytorch_dry_run_and_retry_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = |extra: &[&str]| {
+        let out = run_grid(
+            &grid(),
+            dir.path(),
+            &[&["--framework", "pytorch", "--dry-run"], extra].concat(),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let listing = list(&[]);
+    assert!(listing.contains("6 pytorch runs, 6 pending"), "{listing}");
+    let first_id = listing
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    // Record that run as failed, as the Python side would.
+    let row = ablate::results::RunRow {
+        run_id: first_id.clone(),
+        grid: "tiny".into(),
+        framework: "pytorch".into(),
+        status: "failed".into(),
+        ..Default::default()
+    };
+    ablate::results::ResultsDir::new(dir.path())
+        .write_run(&row, &[], &[])
+        .unwrap();
+    assert!(list(&[]).contains("6 pytorch runs, 5 pending"));
+    assert!(list(&["--retry-failed"]).contains("6 pytorch runs, 6 pending"));
+    assert!(!dir.path().join(".plans").exists(), "a dry run wrote plans");
+}

@@ -10,6 +10,7 @@ mod architecture;
 mod bad_input;
 mod common;
 mod data;
+mod docs;
 mod exports;
 mod grid;
 mod nn_ops;
