@@ -12,8 +12,11 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::config::train::{OptimizerKind, TrainSettings};
+use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::median;
+use crate::measure::{HEAP_METHOD, RSS_METHOD};
 use crate::models::ModelSpec;
+use crate::results::BenchRow;
 use crate::strategy::Strategy;
 use crate::train::{Accounting, build_for_strategy, train};
 
@@ -31,14 +34,17 @@ pub struct BenchSettings {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BenchSample {
     pub strategy: String,
+    pub params_total: usize,
+    pub params_trainable: usize,
     pub trainable_pct: f64,
     pub tokens_per_s: f64,
     pub peak_heap_bytes: Option<usize>,
     pub peak_rss_bytes: Option<u64>,
 }
 
+/// Medians over the repeats of one strategy.
 #[derive(Clone, Debug)]
-pub struct BenchRow {
+pub struct BenchMedian {
     pub strategy: String,
     pub trainable_pct: f64,
     pub tokens_per_s: f64,
@@ -68,27 +74,77 @@ pub fn measure_one(
         ..TrainSettings::default()
     };
     let m = build_for_strategy(&model.read(device)?, strategy, 0, device)?;
-    let pct = 100.0 * Accounting::from_model(m.lm.as_ref())?.ratio();
+    let acc = Accounting::from_model(m.lm.as_ref())?;
     let r = train(m.lm.as_ref(), blocks, &settings, device, |_| {})?;
     Ok(BenchSample {
         strategy: strategy.name.clone(),
-        trainable_pct: pct,
+        params_total: acc.total,
+        params_trainable: acc.trainable,
+        trainable_pct: 100.0 * acc.ratio(),
         tokens_per_s: r.tokens_per_s,
         peak_heap_bytes: r.peak_heap_bytes,
         peak_rss_bytes: r.peak_rss_bytes,
     })
 }
 
-/// Run every (repeat, strategy) measurement in a child process `exe bench --one ...`.
+/// Every measurement as a result row, with the settings and the machine.
+fn rows(model: &str, b: &BenchSettings, samples: &[(usize, BenchSample)]) -> Vec<BenchRow> {
+    let started = chrono::Utc::now().to_rfc3339();
+    let hw = Hardware::detect();
+    let threads = rayon::current_num_threads() as u64;
+    let bench_id = format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        crate::models::fetch::sha256_hex(format!("{model}{b:?}{started}").as_bytes())
+            .get(..8)
+            .unwrap_or_default()
+    );
+    samples
+        .iter()
+        .map(|(rep, x)| BenchRow {
+            bench_id: bench_id.clone(),
+            started_at: started.clone(),
+            model: model.to_string(),
+            strategy: x.strategy.clone(),
+            repeat: *rep as u64,
+            framework: "candle".into(),
+            framework_version: framework_version(),
+            git_rev: env!("ABLATE_GIT_REV").into(),
+            params_total: x.params_total as u64,
+            params_trainable: x.params_trainable as u64,
+            trainable_ratio: x.trainable_pct / 100.0,
+            tokens_per_s: x.tokens_per_s,
+            step_s: (b.batch_size * b.seq_len) as f64 / x.tokens_per_s,
+            peak_mem_bytes: x.peak_heap_bytes.map(|v| v as u64),
+            peak_mem_method: HEAP_METHOD.into(),
+            peak_rss_bytes: x.peak_rss_bytes,
+            peak_rss_method: RSS_METHOD.into(),
+            batch_size: b.batch_size as u64,
+            seq_len: b.seq_len as u64,
+            steps: b.steps as u64,
+            optimizer: format!("{:?}", b.optimizer).to_lowercase(),
+            threads,
+            cpu_model: hw.cpu_model.clone(),
+            cpus: hw.cpus,
+            simd: hw.simd.clone(),
+            gemm: hw.gemm.clone(),
+            mem_total_bytes: hw.mem_total_bytes,
+        })
+        .collect()
+}
+
+/// Run every (repeat, strategy) measurement in a child process `exe bench --one ...`; returns
+/// the medians per strategy and every measurement as a row.
 pub fn bench(
     model: &str,
     strategies: &[String],
     b: &BenchSettings,
     threads: Option<usize>,
     mut progress: impl FnMut(&BenchSample, usize),
-) -> Result<Vec<BenchRow>> {
+) -> Result<(Vec<BenchMedian>, Vec<BenchRow>)> {
     let exe = std::env::current_exe().context("cannot find the ablate executable")?;
     let mut samples: Vec<Vec<BenchSample>> = vec![Vec::new(); strategies.len()];
+    let mut all = Vec::new();
     for rep in 0..b.repeats {
         for (i, s) in strategies.iter().enumerate() {
             let mut cmd = Command::new(&exe);
@@ -111,10 +167,12 @@ pub fn bench(
             let sample: BenchSample = serde_json::from_str(line.trim())
                 .with_context(|| format!("bench child printed `{line}`"))?;
             progress(&sample, rep);
+            all.push((rep, sample.clone()));
             samples[i].push(sample);
         }
     }
-    Ok(samples
+    let rows = rows(model, b, &all);
+    let medians = samples
         .into_iter()
         .zip(strategies)
         .map(|(v, name)| {
@@ -132,7 +190,7 @@ pub fn bench(
                 .filter_map(|x| x.peak_rss_bytes.map(|r| r as f64))
                 .collect();
             let step_s = median(&step).unwrap_or(f64::NAN);
-            BenchRow {
+            BenchMedian {
                 strategy: name.clone(),
                 trainable_pct: v.first().map_or(0.0, |x| x.trainable_pct),
                 tokens_per_s: (b.batch_size * b.seq_len) as f64 / step_s,
@@ -141,5 +199,6 @@ pub fn bench(
                 peak_rss_bytes: median(&rss).map(|x| x as u64),
             }
         })
-        .collect())
+        .collect();
+    Ok((medians, rows))
 }

@@ -1,6 +1,9 @@
+use std::path::PathBuf;
+
 use ablate::bench::{BenchSettings, bench as run_bench, measure_one};
 use ablate::config::train::OptimizerKind;
 use ablate::models::ModelSpec;
+use ablate::results::ResultsDir;
 use anyhow::Result;
 use candle_core::Device;
 use clap::Args;
@@ -23,6 +26,9 @@ pub struct BenchArgs {
     /// Measure one strategy in this process and print it as JSON (used by the parent).
     #[arg(long, hide = true)]
     one: Option<String>,
+    /// Results folder; every measurement goes to `<results>/bench/<bench_id>.parquet`.
+    #[arg(long, default_value = "results")]
+    results: PathBuf,
     /// The fused in-place AdamW, or candle-nn's, to measure the difference.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Inplace)]
     optimizer: OptimizerKind,
@@ -55,7 +61,7 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
         "bench {}: batch {} x seq {}, fp32, {n_threads} threads, {} timed steps after 1 warm-up, {} repeats interleaved, one process per measurement, optimizer {:?}",
         a.model, a.batch, a.seq_len, a.steps, a.repeats, a.optimizer
     );
-    let rows = run_bench(&a.model, &a.strategies, &settings, threads, |s, rep| {
+    let (medians, rows) = run_bench(&a.model, &a.strategies, &settings, threads, |s, rep| {
         eprintln!(
             "repeat {} {:<18} {:>7.1} tokens/s  peak heap {}",
             rep + 1,
@@ -64,11 +70,13 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
             super::gb(s.peak_heap_bytes)
         )
     })?;
+    let cpu = rows.first().map_or("", |r| r.cpu_model.as_str());
+    println!("medians of {} repeats on {cpu}:", a.repeats);
     println!(
         "{:<18} {:>10} {:>10} {:>10} {:>14} {:>12}",
         "strategy", "trainable%", "tokens/s", "step s", "peak heap", "peak RSS"
     );
-    for r in rows {
+    for r in medians {
         println!(
             "{:<18} {:>9.2}% {:>10.1} {:>10.2} {:>14} {:>12}",
             r.strategy,
@@ -79,5 +87,7 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
             super::gb(r.peak_rss_bytes.map(|b| b as usize))
         );
     }
+    let path = ResultsDir::new(&a.results).write_bench(&rows)?;
+    println!("{} measurements -> {}", rows.len(), path.display());
     Ok(())
 }

@@ -65,6 +65,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
             .collect::<Result<_>>()?,
         settings,
         save: a.save.clone().map(Save::Export),
+        before_cache: None,
     };
     let out = run(&plan, &Device::Cpu, |r| {
         println!(
@@ -85,9 +86,14 @@ pub fn train(a: TrainArgs) -> Result<()> {
     if let (Some(dir), Some(bytes)) = (&a.save, out.saved_bytes) {
         println!("saved {} ({bytes} bytes)", dir.display());
     }
-    for (name, before) in &out.ppl_before {
-        let after = out.ppl_after.get(name).copied().unwrap_or(f64::NAN);
-        println!("ppl {name}: {before:.3} -> {after:.3}");
+    for e in &out.evals {
+        let after = e.ppl_after().unwrap_or(f64::NAN);
+        println!(
+            "ppl {} ({} blocks): {:.3} -> {after:.3}",
+            e.corpus,
+            e.blocks.len(),
+            e.ppl_before()
+        );
     }
     Ok(())
 }

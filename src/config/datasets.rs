@@ -6,6 +6,8 @@
 //! files = ["alice"]            # files, or folders (every *.txt inside, sorted)
 //! eval_fraction = 0.1          # the last 10% of each file is held out
 //! seq_len = 128
+//! unwrap = true                # rejoin hard-wrapped prose paragraphs (default)
+//! keep_lines = ["verse.txt"]   # files whose lines are kept as they are (verse)
 //! ```
 
 use std::collections::BTreeMap;
@@ -35,6 +37,14 @@ struct RawDataset {
     eval_fraction: f64,
     #[serde(default = "default_seq_len")]
     seq_len: usize,
+    #[serde(default = "default_unwrap")]
+    unwrap: bool,
+    #[serde(default)]
+    keep_lines: Vec<String>,
+}
+
+fn default_unwrap() -> bool {
+    true
 }
 
 fn default_eval_fraction() -> f64 {
@@ -52,6 +62,22 @@ pub struct DatasetSpec {
     pub files: Vec<PathBuf>,
     pub eval_fraction: f64,
     pub seq_len: usize,
+    /// Rejoin hard-wrapped prose paragraphs (see `data::text::unwrap_paragraphs`).
+    #[serde(default)]
+    pub unwrap: bool,
+    /// File names whose lines are kept even when `unwrap` is on (verse).
+    #[serde(default)]
+    pub keep_lines: Vec<String>,
+}
+
+impl DatasetSpec {
+    /// Whether `file` of this dataset has its paragraphs unwrapped.
+    pub fn unwraps(&self, file: &Path) -> bool {
+        self.unwrap
+            && !file
+                .file_name()
+                .is_some_and(|n| self.keep_lines.iter().any(|k| n == k.as_str()))
+    }
 }
 
 #[derive(Debug)]
@@ -115,16 +141,29 @@ impl Catalog {
             };
             files.extend(expand(&p).map_err(|e| anyhow::anyhow!("{}: {e}", field("files")))?);
         }
+        for k in &d.keep_lines {
+            if !files
+                .iter()
+                .any(|f| f.file_name().is_some_and(|n| n == k.as_str()))
+            {
+                bail!(
+                    "{}: `{k}` is not a file of this dataset",
+                    field("keep_lines")
+                )
+            }
+        }
         Ok(DatasetSpec {
             name: name.to_string(),
             files,
             eval_fraction: d.eval_fraction,
             seq_len: d.seq_len,
+            unwrap: d.unwrap,
+            keep_lines: d.keep_lines.clone(),
         })
     }
 }
 
-/// A file, or every `*.txt` in a folder (sorted, for a deterministic order).
+/// A file, or every file in a folder except hidden ones (sorted, for a deterministic order).
 pub fn expand(p: &Path) -> Result<Vec<PathBuf>> {
     if p.is_file() {
         return Ok(vec![p.to_path_buf()]);
@@ -132,11 +171,15 @@ pub fn expand(p: &Path) -> Result<Vec<PathBuf>> {
     if p.is_dir() {
         let mut v: Vec<PathBuf> = std::fs::read_dir(p)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|f| f.is_file() && f.extension().is_some_and(|e| e == "txt"))
+            .filter(|f| f.is_file())
+            .filter(|f| {
+                !f.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
             .collect();
         v.sort();
         if v.is_empty() {
-            bail!("folder {} holds no .txt files", p.display())
+            bail!("folder {} holds no files", p.display())
         }
         return Ok(v);
     }
@@ -156,6 +199,9 @@ impl DatasetSpec {
             files: expand(path)?,
             eval_fraction: default_eval_fraction(),
             seq_len,
+            // Ad-hoc text is read as it is: code or verse must not be joined into lines.
+            unwrap: false,
+            keep_lines: Vec::new(),
         })
     }
 }

@@ -97,18 +97,23 @@ pub struct RunConfig {
     /// Save the trained model as a Hugging Face folder (an output option: not part of the id).
     #[serde(default)]
     pub save_model: bool,
+    /// Every dataset the grid trains on (the styles), for the role of each eval corpus.
+    #[serde(default)]
+    pub styles: Vec<String>,
 }
 
 impl RunConfig {
-    /// `own` (the corpus trained on), `general` (the near-domain control) or `cross` (another
-    /// style).
+    /// `own` (the corpus trained on), `cross` (another style the grid trains on), `general` (the
+    /// near-domain control) or `probe` (any other corpus: out-of-domain text for forgetting).
     pub fn role_of(&self, corpus: &str) -> &'static str {
         if corpus == self.dataset.name {
             "own"
+        } else if self.styles.iter().any(|s| s == corpus) {
+            "cross"
         } else if corpus == "general" {
             "general"
         } else {
-            "cross"
+            "probe"
         }
     }
 }
@@ -277,6 +282,7 @@ impl Grid {
                             seed,
                             settings,
                             save_model: raw.save_model,
+                            styles: raw.datasets.clone(),
                         });
                     }
                 }

@@ -35,9 +35,14 @@ pub struct TrainSettings {
     pub grad_clip: f64,
     /// First steps left out of throughput and step-time statistics.
     pub measure_skip_steps: usize,
-    /// Eval blocks per corpus before and after training (0 = all).
+    /// Eval blocks per corpus before and after training, spread over every file of its eval split
+    /// (0 = all of them).
     pub eval_blocks: usize,
     pub eval_batch: usize,
+    /// Score the curve subset of every eval corpus every this many steps (0 = no curves).
+    pub eval_every: usize,
+    /// Blocks per corpus in the curve subset.
+    pub curve_blocks: usize,
     pub seed: u64,
     pub optimizer: OptimizerKind,
     /// Prompt continued greedily before and after training, to read the style (empty = none).
@@ -60,8 +65,10 @@ impl Default for TrainSettings {
             min_lr_ratio: 0.1,
             grad_clip: 1.0,
             measure_skip_steps: 2,
-            eval_blocks: 32,
+            eval_blocks: 64,
             eval_batch: 8,
+            eval_every: 0,
+            curve_blocks: 16,
             seed: 0,
             optimizer: OptimizerKind::default(),
             sample_prompt: "It was late in the evening when".into(),
@@ -113,6 +120,14 @@ impl TrainSettings {
             }
         }
         Ok(())
+    }
+
+    /// The schedule in words, recorded with every run.
+    pub fn schedule(&self) -> String {
+        format!(
+            "linear warm-up over {} steps, cosine decay to {} x lr at step {}",
+            self.warmup_steps, self.min_lr_ratio, self.steps
+        )
     }
 
     /// Learning rate at optimizer step `step` (0-based).

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow, bail};
+use sha2::{Digest, Sha256};
 use tokenizers::Tokenizer;
 
 use super::text::read_clean;
@@ -43,10 +44,45 @@ pub fn split_text(file: &Path, text: &str, eval_fraction: f64) -> SplitText {
     }
 }
 
+/// One scored eval block: which file of the dataset, where in that file's eval tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvalBlock<'a> {
+    pub file: usize,
+    /// Token offset in the file's eval stream.
+    pub offset: usize,
+    pub ids: &'a [u32],
+}
+
+/// sha256 over the cleaned text of every file of a dataset (name and text of each, in order):
+/// what the model actually sees, so a changed byte, file or cleaning option changes it.
+pub fn text_sha256(spec: &DatasetSpec) -> Result<String> {
+    let mut h = Sha256::new();
+    for f in &spec.files {
+        hash_text(&mut h, f, &read_clean(f, spec.unwraps(f))?);
+    }
+    Ok(hex(h))
+}
+
+fn hash_text(h: &mut Sha256, file: &Path, text: &str) {
+    h.update(
+        file.file_name()
+            .map_or_else(Vec::new, |n| n.as_encoded_bytes().to_vec()),
+    );
+    h.update([0u8]);
+    h.update(text.as_bytes());
+    h.update([0u8]);
+}
+
+fn hex(h: Sha256) -> String {
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A tokenized dataset: one token stream per file for train and for eval.
 #[derive(Clone, Debug)]
 pub struct Dataset {
     pub name: String,
+    /// `text_sha256` of the spec this was loaded from.
+    pub sha256: String,
     pub seq_len: usize,
     pub files: Vec<PathBuf>,
     pub train: Vec<Vec<u32>>,
@@ -65,8 +101,11 @@ impl Dataset {
     pub fn load(spec: &DatasetSpec, tok: &Tokenizer) -> Result<Self> {
         let mut train = Vec::new();
         let mut eval = Vec::new();
+        let mut h = Sha256::new();
         for f in &spec.files {
-            let split = split_text(f, &read_clean(f)?, spec.eval_fraction);
+            let text = read_clean(f, spec.unwraps(f))?;
+            hash_text(&mut h, f, &text);
+            let split = split_text(f, &text, spec.eval_fraction);
             let (tr, ev) = (encode(tok, &split.train, f)?, encode(tok, &split.eval, f)?);
             for (part, ids) in [("train", &tr), ("eval", &ev)] {
                 if ids.len() < spec.seq_len {
@@ -83,6 +122,7 @@ impl Dataset {
         }
         Ok(Self {
             name: spec.name.clone(),
+            sha256: hex(h),
             seq_len: spec.seq_len,
             files: spec.files.clone(),
             train,
@@ -93,6 +133,55 @@ impl Dataset {
     /// Non-overlapping eval blocks of `seq_len` tokens, file by file (remainders dropped).
     pub fn eval_blocks(&self) -> Vec<&[u32]> {
         blocks(&self.eval, self.seq_len)
+    }
+
+    /// `n` eval blocks (all when `n` is 0 or at least as many as there are), drawn
+    /// deterministically and spread over every file: each file gets a share proportional to its
+    /// blocks (at least one), taken evenly spaced through it. The first N blocks would score one
+    /// file's ending only (e.g. one essay of a book of tales).
+    pub fn eval_sample(&self, n: usize) -> Vec<EvalBlock<'_>> {
+        let per_file: Vec<usize> = self.eval.iter().map(|s| s.len() / self.seq_len).collect();
+        let total: usize = per_file.iter().sum();
+        let want = if n == 0 { total } else { n.min(total) };
+        // Largest-remainder apportionment, every file with blocks getting at least one.
+        let mut share: Vec<usize> = per_file
+            .iter()
+            .map(|&k| {
+                if k == 0 {
+                    0
+                } else {
+                    (k * want / total).clamp(1, k)
+                }
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..per_file.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse((per_file[i] * want) % total.max(1)));
+        let mut i = 0;
+        while share.iter().sum::<usize>() < want {
+            let f = order[i % order.len()];
+            if share[f] < per_file[f] {
+                share[f] += 1;
+            }
+            i += 1;
+        }
+        while share.iter().sum::<usize>() > want {
+            let f = (0..share.len()).max_by_key(|&f| share[f]).unwrap_or(0);
+            share[f] -= 1;
+        }
+        let mut out = Vec::with_capacity(want);
+        for (f, (&k, &take)) in per_file.iter().zip(&share).enumerate() {
+            for j in 0..take {
+                // Evenly spaced: block j of `take` sits at the middle of its stretch.
+                let b = (2 * j + 1) * k / (2 * take);
+                let offset = b * self.seq_len;
+                out.push(EvalBlock {
+                    file: f,
+                    offset,
+                    ids: &self.eval[f][offset..offset + self.seq_len],
+                });
+            }
+        }
+        out
     }
 
     pub fn train_blocks(&self) -> Vec<&[u32]> {

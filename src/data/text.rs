@@ -5,13 +5,18 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 /// Read a UTF-8 text file (with or without BOM, LF or CRLF) and clean it; an empty result is an
-/// error naming the file.
-pub fn read_clean(path: &Path) -> Result<String> {
+/// error naming the file. With `unwrap`, hard-wrapped prose paragraphs become one line each.
+pub fn read_clean(path: &Path, unwrap: bool) -> Result<String> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read text file {}", path.display()))?;
     let raw = String::from_utf8(bytes)
         .with_context(|| format!("text file {} is not valid UTF-8", path.display()))?;
     let text = clean(&raw);
+    let text = if unwrap {
+        unwrap_paragraphs(&text)
+    } else {
+        text
+    };
     if text.trim().is_empty() {
         bail!(
             "text file {} is empty (after removing Project Gutenberg boilerplate)",
@@ -29,6 +34,27 @@ pub fn clean(raw: &str) -> String {
     let text = text.replace("\r\n", "\n").replace('\r', "\n");
     let body = strip_gutenberg(&text);
     normalise_whitespace(body)
+}
+
+/// Rejoin the hard-wrapped lines of each paragraph (Project Gutenberg wraps at ~70 characters)
+/// into one line, keeping paragraph breaks, so that the layout a model learns from one book is
+/// not a "style" shared by every other book. A paragraph with an indented line is verse, a
+/// quotation or code, and keeps its lines.
+pub fn unwrap_paragraphs(text: &str) -> String {
+    let paragraphs: Vec<String> = text
+        .trim_end_matches('\n')
+        .split("\n\n")
+        .map(|p| {
+            if p.lines().any(|l| l.starts_with(' ')) {
+                p.to_string()
+            } else {
+                p.lines().collect::<Vec<_>>().join(" ")
+            }
+        })
+        .collect();
+    let mut out = paragraphs.join("\n\n");
+    out.push('\n');
+    out
 }
 
 fn is_start_marker(line: &str) -> bool {
@@ -118,6 +144,16 @@ mod tests {
         assert_eq!(
             clean(raw),
             "CHAPTER I.\nIt was a dark night.\n\nNext para.\n"
+        );
+    }
+
+    #[test]
+    fn unwrap_joins_prose_and_keeps_indented_paragraphs() {
+        let text =
+            "It was a dark\nand stormy night.\n\n\u{201c}How doth\n    Improve his\n\nEnd.\n";
+        assert_eq!(
+            unwrap_paragraphs(text),
+            "It was a dark and stormy night.\n\n\u{201c}How doth\n    Improve his\n\nEnd.\n"
         );
     }
 

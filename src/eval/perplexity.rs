@@ -41,6 +41,8 @@ pub struct Perplexity {
     pub predicted_tokens: usize,
     pub mean_nll: f64,
     pub ppl: f64,
+    /// Mean next-token NLL of each block, in the order given (for intervals and paired tests).
+    pub block_nll: Vec<f64>,
     pub seconds: f64,
     /// Input tokens through the forward pass per second.
     pub tokens_per_s: f64,
@@ -60,19 +62,21 @@ pub fn perplexity(
         bail!("eval blocks must all have the same length of at least 2 tokens")
     }
     let start = Instant::now();
-    let mut nll_sum = 0f64;
-    let mut predicted = 0usize;
+    let mut block_nll = Vec::with_capacity(blocks.len());
     for chunk in blocks.chunks(batch_size.max(1)) {
         let flat: Vec<u32> = chunk.iter().flat_map(|b| b.iter().copied()).collect();
         let ids = Tensor::from_vec(flat, (chunk.len(), block_len), device)?;
         let logits = lm.forward(&ids)?;
-        let n = chunk.len() * (block_len - 1);
-        let mean = next_token_loss(&logits, &ids)?.to_dtype(candle_core::DType::F64)?;
-        nll_sum += mean.to_scalar::<f64>()? * n as f64;
-        predicted += n;
+        for i in 0..chunk.len() {
+            let one = |t: &Tensor| t.narrow(0, i, 1);
+            let mean = next_token_loss(&one(&logits)?.contiguous()?, &one(&ids)?)?;
+            block_nll.push(mean.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?);
+        }
     }
     let seconds = start.elapsed().as_secs_f64();
-    let mean_nll = nll_sum / predicted as f64;
+    let predicted = blocks.len() * (block_len - 1);
+    // Every block predicts the same number of tokens: the mean of block means is the token mean.
+    let mean_nll = block_nll.iter().sum::<f64>() / block_nll.len() as f64;
     if !mean_nll.is_finite() {
         bail!("eval loss is not finite ({mean_nll})")
     }
@@ -82,6 +86,7 @@ pub fn perplexity(
         predicted_tokens: predicted,
         mean_nll,
         ppl: mean_nll.exp(),
+        block_nll,
         seconds,
         tokens_per_s: (blocks.len() * block_len) as f64 / seconds,
     })

@@ -66,3 +66,17 @@ pub fn peak_bytes() -> Option<usize> {
 pub fn reset_peak() {
     PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
 }
+
+/// Live heap bytes now; `None` when the allocator is not installed.
+pub fn live_bytes() -> Option<usize> {
+    installed().then(|| LIVE.load(Ordering::Relaxed))
+}
+
+/// Run `f` without letting its allocations raise the high-water mark (evaluation inside a
+/// training loop must not count as training memory).
+pub fn excluded_from_peak<T>(f: impl FnOnce() -> T) -> T {
+    let before = PEAK.load(Ordering::Relaxed);
+    let out = f();
+    PEAK.store(before.max(LIVE.load(Ordering::Relaxed)), Ordering::Relaxed);
+    out
+}

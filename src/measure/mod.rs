@@ -1,6 +1,7 @@
 //! Measuring a run: live heap bytes (a counting global allocator), resident set size, timers.
 
 pub mod alloc;
+pub mod hardware;
 pub mod malloc;
 pub mod rss;
 pub mod stats;

@@ -48,7 +48,14 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache").join("ablate")
 }
 
-fn sha256_file(path: &Path) -> Result<String> {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub(crate) fn sha256_file(path: &Path) -> Result<String> {
     let mut f =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut h = Sha256::new();

@@ -122,6 +122,43 @@ impl ModelSpec {
         }
     }
 
+    /// sha256 of the checkpoint: of the GGUF file, or of a folder's config, tokenizer and weight
+    /// files (name and digest of each, sorted). Recorded with every run and part of its id.
+    pub fn sha256(&self) -> Result<String> {
+        let dir = match self {
+            Self::Alias(known) => {
+                // `ensure` has checked the file against this digest.
+                known.ensure()?;
+                return Ok(known.sha256.to_string());
+            }
+            Self::Gguf(path) => return fetch::sha256_file(path),
+            Self::HfDir(dir) => dir.clone(),
+            Self::Hub(id) => hub::download(id)?,
+        };
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name().is_some_and(|n| {
+                    let n = n.to_string_lossy();
+                    n == "config.json"
+                        || n == "tokenizer.json"
+                        || (n.ends_with(".safetensors") && n != "reference.safetensors")
+                })
+            })
+            .collect();
+        files.sort();
+        let mut listing = String::new();
+        for f in &files {
+            let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
+            listing.push_str(&format!(
+                "{} {}\n",
+                fetch::sha256_file(f)?,
+                name.unwrap_or_default()
+            ));
+        }
+        Ok(fetch::sha256_hex(listing.as_bytes()))
+    }
+
     /// The architecture alone (config.json or GGUF metadata), without reading weights.
     pub fn arch(&self) -> Result<ArchConfig> {
         match self {

@@ -6,11 +6,14 @@
 //! runs/<run_id>.parquet    one row: configuration and measurements
 //! steps/<run_id>.parquet   one row per optimizer step
 //! evals/<run_id>.parquet   one row per evaluated corpus: perplexity before and after
+//! eval_blocks/<run_id>.parquet  one row per scored eval block: NLL before and after
+//! curves/<run_id>.parquet  one row per (step, corpus) scored during training
+//! bench/<bench_id>.parquet one row per `ablate bench` measurement (every repeat)
 //! ```
 
 pub mod frame;
 pub mod schema;
 pub mod store;
 
-pub use schema::{EvalRow, RunRow, StepRow};
-pub use store::ResultsDir;
+pub use schema::{BenchRow, CurveRow, EvalBlockRow, EvalRow, RunRow, StepRow};
+pub use store::{ResultsDir, RunRecord};

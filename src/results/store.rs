@@ -8,7 +8,20 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use polars::prelude::*;
 
-use super::schema::{EvalRow, RunRow, StepRow, evals_frame, runs_frame, steps_frame};
+use super::schema::{
+    BenchRow, ColumnKind, CurveRow, EvalBlockRow, EvalRow, RunRow, StepRow, bench_frame,
+    curves_frame, eval_blocks_frame, evals_frame, runs_frame, steps_frame,
+};
+
+/// Everything one run writes.
+#[derive(Clone, Debug, Default)]
+pub struct RunRecord {
+    pub run: RunRow,
+    pub steps: Vec<StepRow>,
+    pub evals: Vec<EvalRow>,
+    pub eval_blocks: Vec<EvalBlockRow>,
+    pub curves: Vec<CurveRow>,
+}
 
 #[derive(Clone, Debug)]
 pub struct ResultsDir {
@@ -39,15 +52,39 @@ impl ResultsDir {
         self.root.join(table).join(format!("{run_id}.parquet"))
     }
 
-    /// Steps and evals first, the runs row last: its presence marks the run finished.
-    pub fn write_run(&self, run: &RunRow, steps: &[StepRow], evals: &[EvalRow]) -> Result<()> {
-        write_atomic(&mut steps_frame(steps)?, &self.path("steps", &run.run_id))?;
-        write_atomic(&mut evals_frame(evals)?, &self.path("evals", &run.run_id))?;
+    /// The other tables first, the runs row last: its presence marks the run finished.
+    pub fn write_record(&self, r: &RunRecord) -> Result<()> {
+        let id = &r.run.run_id;
+        write_atomic(&mut steps_frame(&r.steps)?, &self.path("steps", id))?;
+        write_atomic(&mut evals_frame(&r.evals)?, &self.path("evals", id))?;
         write_atomic(
-            &mut runs_frame(std::slice::from_ref(run))?,
-            &self.path("runs", &run.run_id),
+            &mut eval_blocks_frame(&r.eval_blocks)?,
+            &self.path("eval_blocks", id),
+        )?;
+        write_atomic(&mut curves_frame(&r.curves)?, &self.path("curves", id))?;
+        write_atomic(
+            &mut runs_frame(std::slice::from_ref(&r.run))?,
+            &self.path("runs", id),
         )?;
         Ok(())
+    }
+
+    /// One bench session's measurements, `bench/<bench_id>.parquet`.
+    pub fn write_bench(&self, rows: &[BenchRow]) -> Result<PathBuf> {
+        let id = rows.first().map_or("empty", |r| r.bench_id.as_str());
+        let path = self.path("bench", id);
+        write_atomic(&mut bench_frame(rows)?, &path)?;
+        Ok(path)
+    }
+
+    /// A run with only these rows (a failure recorded by the parent; tests).
+    pub fn write_run(&self, run: &RunRow, steps: &[StepRow], evals: &[EvalRow]) -> Result<()> {
+        self.write_record(&RunRecord {
+            run: run.clone(),
+            steps: steps.to_vec(),
+            evals: evals.to_vec(),
+            ..Default::default()
+        })
     }
 
     /// Ids of runs whose runs row exists.
@@ -100,56 +137,65 @@ pub fn table_files(root: &Path, table: &str) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Every file must carry the columns our schema lists for its table: a file written by an older
-/// (or other) version is named with what it lacks, rather than read into nulls or a panic.
-fn check_schema(files: &[PathBuf], table: &str) -> Result<()> {
-    let Some(cols) = super::schema::columns(table) else {
-        return Ok(());
-    };
-    for f in files {
-        let file = File::open(f).with_context(|| format!("cannot open {}", f.display()))?;
-        let schema = ParquetReader::new(file)
-            .schema()
+/// Read one file of one of our tables in the schema's column order. A file written before a
+/// column was added (`since` > 1) gets it as nulls; a file lacking an original column was written
+/// by something else, and is named with what it lacks rather than read into a panic.
+fn read_file(f: &Path, table: &str) -> Result<DataFrame> {
+    let df =
+        ParquetReader::new(File::open(f).with_context(|| format!("cannot open {}", f.display()))?)
+            .finish()
             .map_err(|e| anyhow::anyhow!("{} is not a readable Parquet file: {e}", f.display()))?;
-        let missing: Vec<&str> = cols
-            .iter()
-            .filter(|c| schema.get(c.name).is_none())
-            .map(|c| c.name)
-            .collect();
-        if !missing.is_empty() {
-            anyhow::bail!(
-                "{} was written with an older or different schema: it lacks the {table} column(s) {}; rerun that run (`ablate run GRID --force`) or move the file out of the results folder",
-                f.display(),
-                missing.join(", ")
-            )
-        }
+    let Some(cols) = super::schema::columns(table) else {
+        return Ok(df);
+    };
+    let missing: Vec<&str> = cols
+        .iter()
+        .filter(|c| c.since == 1 && df.column(c.name).is_err())
+        .map(|c| c.name)
+        .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "{} was written with an older or different schema: it lacks the {table} column(s) {}; rerun that run (`ablate run GRID --force`) or move the file out of the results folder",
+            f.display(),
+            missing.join(", ")
+        )
     }
-    Ok(())
+    let n = df.height();
+    let columns = cols
+        .iter()
+        .map(|c| {
+            let dtype = match c.kind {
+                ColumnKind::Str => DataType::String,
+                ColumnKind::Int => DataType::Int64,
+                ColumnKind::Float => DataType::Float64,
+            };
+            match df.column(c.name) {
+                Ok(col) => col.cast(&dtype),
+                Err(_) => Ok(Column::full_null(c.name.into(), n, &dtype)),
+            }
+        })
+        .collect::<PolarsResult<Vec<Column>>>()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+    Ok(DataFrame::new_infer_height(columns)?)
 }
 
-/// Read one table lazily over all its files; `None` when there are none.
+/// Read one table over all its files; `None` when there are none.
 pub fn read_table(root: &Path, table: &str) -> Result<Option<DataFrame>> {
     let files = table_files(root, table)?;
-    if files.is_empty() {
-        return Ok(None);
+    let mut out: Option<DataFrame> = None;
+    for f in &files {
+        let df = read_file(f, table)?;
+        match &mut out {
+            None => out = Some(df),
+            Some(all) => {
+                all.vstack_mut(&df).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot read the {table} table under {}: {e}",
+                        root.display()
+                    )
+                })?;
+            }
+        }
     }
-    check_schema(&files, table)?;
-    let paths: Vec<PlRefPath> = files
-        .iter()
-        .map(|p| PlRefPath::new(p.to_string_lossy().as_ref()))
-        .collect();
-    let args = ScanArgsParquet {
-        allow_missing_columns: true,
-        ..Default::default()
-    };
-    let df =
-        LazyFrame::scan_parquet_sources(ScanSources::Paths(paths.into_iter().collect()), args)?
-            .collect()
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot read the {table} table under {}: {e}",
-                    root.display()
-                )
-            })?;
-    Ok(Some(df))
+    Ok(out)
 }

@@ -10,10 +10,10 @@ use anyhow::{Context, Result};
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
-use super::record::{base_row, fill, step_rows};
+use super::record::{base_row, record};
 use crate::config::grid::RunConfig;
 use crate::models::ModelSpec;
-use crate::results::ResultsDir;
+use crate::results::{ResultsDir, RunRecord};
 use crate::strategy::Strategy;
 use crate::train::run::{RunPlan, Save, run};
 
@@ -68,7 +68,7 @@ fn run_task(task: &ChildTask, dir: &ResultsDir) -> Result<()> {
     let started = chrono::Utc::now().to_rfc3339();
     let t0 = Instant::now();
     let (cfg, id) = (&task.config, task.run_id.as_str());
-    let mut row = base_row(&task.grid, id, cfg, &started);
+    let row = base_row(&task.grid, id, cfg, &started);
     let weights = dir.root.join("weights");
     std::fs::create_dir_all(&weights)
         .with_context(|| format!("cannot create {}", weights.display()))?;
@@ -92,6 +92,7 @@ fn run_task(task: &ChildTask, dir: &ResultsDir) -> Result<()> {
             others: cfg.eval_corpora.clone(),
             settings: cfg.settings.clone(),
             save: Some(save),
+            before_cache: Some(dir.root.join(".cache").join("before")),
         };
         run(&plan, &Device::Cpu, |s| {
             let p = Progress {
@@ -107,18 +108,19 @@ fn run_task(task: &ChildTask, dir: &ResultsDir) -> Result<()> {
             steps.push(s.clone());
         })
     });
-    let evals = match result {
-        Ok(out) => {
-            let evals = fill(&mut row, cfg, &out);
-            steps = out.train.steps.clone();
-            evals
-        }
+    let mut rec = match result {
+        Ok(out) => record(row, cfg, &out),
         Err(e) => {
+            let mut row = row;
             row.status = "failed".into();
             row.error = Some(format!("{e:#}"));
-            Vec::new()
+            RunRecord {
+                run: row,
+                steps: super::record::step_rows(id, &steps),
+                ..Default::default()
+            }
         }
     };
-    row.wall_seconds = t0.elapsed().as_secs_f64();
-    dir.write_run(&row, &step_rows(id, &steps), &evals)
+    rec.run.wall_seconds = t0.elapsed().as_secs_f64();
+    dir.write_record(&rec)
 }

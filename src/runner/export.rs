@@ -98,10 +98,11 @@ fn plan_one(
     let mut eval = Vec::new();
     for d in std::iter::once(&cfg.dataset).chain(&cfg.eval_corpora) {
         let set = Dataset::load(d, tok)?;
-        let mut b: Vec<Vec<u32>> = set.eval_blocks().iter().map(|x| x.to_vec()).collect();
-        if s.eval_blocks > 0 {
-            b.truncate(s.eval_blocks);
-        }
+        let b: Vec<Vec<u32>> = set
+            .eval_sample(s.eval_blocks)
+            .iter()
+            .map(|x| x.ids.to_vec())
+            .collect();
         eval.push((d.name.clone(), cfg.role_of(&d.name).to_string(), b));
     }
     let (model_kind, model_location) = model_kind(&run.model)?;

@@ -1,24 +1,19 @@
 //! Turning one run's outcome into result rows.
 
 use crate::config::grid::RunConfig;
+use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::{HEAP_METHOD, RSS_METHOD};
-use crate::results::{EvalRow, RunRow, StepRow};
+use crate::results::{CurveRow, EvalBlockRow, EvalRow, RunRecord, RunRow, StepRow};
 use crate::train::run::RunOutput;
 use crate::train::{Outcome, StepRecord};
 
 pub const FRAMEWORK: &str = "candle";
 
-pub fn framework_version() -> String {
-    format!(
-        "candle-core {} / ablate {}",
-        env!("ABLATE_CANDLE_VERSION"),
-        env!("CARGO_PKG_VERSION")
-    )
-}
-
-/// The row fields every run has, whether it finished or not.
+/// The row fields every run has, whether it finished or not: its configuration, every train
+/// setting, and the machine.
 pub fn base_row(grid: &str, run_id: &str, cfg: &RunConfig, started_at: &str) -> RunRow {
     let s = &cfg.settings;
+    let hw = Hardware::detect();
     RunRow {
         run_id: run_id.to_string(),
         grid: grid.to_string(),
@@ -45,6 +40,22 @@ pub fn base_row(grid: &str, run_id: &str, cfg: &RunConfig, started_at: &str) -> 
         peak_rss_method: RSS_METHOD.into(),
         sample_prompt: s.sample_prompt.clone(),
         status: "failed".into(),
+        min_lr_ratio: Some(s.min_lr_ratio),
+        beta1: Some(s.beta1),
+        beta2: Some(s.beta2),
+        eps: Some(s.eps),
+        grad_clip: Some(s.grad_clip),
+        measure_skip_steps: Some(s.measure_skip_steps as u64),
+        eval_blocks: Some(s.eval_blocks as u64),
+        eval_batch: Some(s.eval_batch as u64),
+        eval_every: Some(s.eval_every as u64),
+        curve_blocks: Some(s.curve_blocks as u64),
+        schedule: Some(s.schedule()),
+        cpu_model: Some(hw.cpu_model),
+        cpus: Some(hw.cpus),
+        simd: Some(hw.simd),
+        gemm: Some(hw.gemm),
+        mem_total_bytes: hw.mem_total_bytes,
         ..RunRow::default()
     }
 }
@@ -68,10 +79,13 @@ fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
-/// Fill the measured fields of `row` from a run's output; returns the eval rows.
-pub fn fill(row: &mut RunRow, cfg: &RunConfig, out: &RunOutput) -> Vec<EvalRow> {
+/// All rows of a finished run: `row` (from `base_row`) filled with the measurements.
+pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
     let t = &out.train;
+    let id = row.run_id.clone();
     row.model_source = out.model_source.clone();
+    row.model_sha256 = Some(out.model_sha256.clone());
+    row.data_sha256 = out.evals.first().map(|e| e.sha256.clone());
     row.params_total = out.accounting.total as u64;
     row.params_trainable = out.accounting.trainable as u64;
     row.trainable_ratio = out.accounting.ratio();
@@ -80,23 +94,76 @@ pub fn fill(row: &mut RunRow, cfg: &RunConfig, out: &RunOutput) -> Vec<EvalRow> 
     row.tokens_per_s = t.tokens_per_s;
     row.step_ms_p50 = t.step_ms_p50.is_finite().then_some(t.step_ms_p50);
     row.step_ms_p95 = t.step_ms_p95.is_finite().then_some(t.step_ms_p95);
-    row.eval_tokens_per_s = Some(out.eval_tokens_per_s);
-    row.eval_seconds = out.eval_seconds;
+    row.eval_tokens_per_s = out.eval_tokens_per_s;
+    row.eval_seconds = out.eval_before_seconds + out.curve_seconds + out.eval_after_seconds;
+    row.eval_before_seconds = Some(out.eval_before_seconds);
+    row.curve_seconds = Some(out.curve_seconds);
+    row.eval_after_seconds = Some(out.eval_after_seconds);
     row.peak_mem_bytes = t.peak_heap_bytes.map(|b| b as u64);
     row.peak_rss_bytes = t.peak_rss_bytes;
+    if let Some(m) = t.memory {
+        row.mem_weights_bytes = Some(m.start_bytes as u64);
+        row.mem_grads_bytes = Some(m.grads_bytes as u64);
+        row.mem_optimizer_bytes = Some(m.optimizer_bytes as u64);
+        row.mem_activations_bytes = Some(m.activations_bytes as u64);
+    }
     row.final_loss = t.steps.last().map(|s| s.loss);
     row.saved_bytes = out.saved_bytes;
     row.sample_before = out.sample_before.clone();
     row.sample_after = out.sample_after.clone();
     let evals: Vec<EvalRow> = out
-        .ppl_before
+        .evals
         .iter()
-        .map(|(corpus, before)| EvalRow {
-            run_id: row.run_id.clone(),
-            corpus: corpus.clone(),
-            role: cfg.role_of(corpus).into(),
-            ppl_before: Some(*before),
-            ppl_after: out.ppl_after.get(corpus).copied(),
+        .map(|e| EvalRow {
+            run_id: id.clone(),
+            corpus: e.corpus.clone(),
+            role: cfg.role_of(&e.corpus).into(),
+            ppl_before: Some(e.ppl_before()),
+            ppl_after: e.ppl_after(),
+            corpus_sha256: Some(e.sha256.clone()),
+            blocks: Some(e.blocks.len() as u64),
+            tokens: Some((e.blocks.len() * e.block_len) as u64),
+            files: Some(
+                e.blocks
+                    .iter()
+                    .map(|b| b.0)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .map(|f| e.files[f].clone())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            before_cached: Some(u64::from(e.before_cached)),
+        })
+        .collect();
+    let eval_blocks = out
+        .evals
+        .iter()
+        .flat_map(|e| {
+            let id = &id;
+            (0..e.blocks.len()).map(move |i| EvalBlockRow {
+                run_id: id.clone(),
+                corpus: e.corpus.clone(),
+                role: cfg.role_of(&e.corpus).into(),
+                block: i as u64,
+                file: e.files[e.blocks[i].0].clone(),
+                offset: e.blocks[i].1 as u64,
+                tokens: e.block_len as u64,
+                nll_before: Some(e.nll_before[i]),
+                nll_after: e.nll_after.as_ref().map(|a| a[i]),
+            })
+        })
+        .collect();
+    let curves = out
+        .curves
+        .iter()
+        .map(|c| CurveRow {
+            run_id: id.clone(),
+            step: c.step as u64,
+            corpus: c.corpus.clone(),
+            role: cfg.role_of(&c.corpus).into(),
+            nll: c.nll,
+            tokens: c.tokens as u64,
         })
         .collect();
     let pick = |r: &str, after: bool| {
@@ -123,5 +190,11 @@ pub fn fill(row: &mut RunRow, cfg: &RunConfig, out: &RunOutput) -> Vec<EvalRow> 
             row.error = Some(format!("diverged at step {step}: {what}"));
         }
     }
-    evals
+    RunRecord {
+        run: row,
+        steps: step_rows(&id, &t.steps),
+        evals,
+        eval_blocks,
+        curves,
+    }
 }

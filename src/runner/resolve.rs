@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 
 use super::run_id::run_id;
 use crate::config::grid::{Grid, RunConfig};
+use crate::data::dataset::text_sha256;
 use crate::models::{ArchConfig, ModelSpec};
 use crate::strategy::Strategy;
 use crate::train::plan_accounting;
@@ -17,6 +18,9 @@ use crate::train::plan_accounting;
 /// One run, resolved: everything the runner and the child need.
 pub struct ResolvedRun {
     pub id: String,
+    pub model_sha256: String,
+    /// (corpus, sha256 of its cleaned text), the trained corpus first.
+    pub corpora_sha256: Vec<(String, String)>,
     pub config: RunConfig,
     pub model: ModelSpec,
     pub strategy: Arc<Strategy>,
@@ -34,7 +38,8 @@ pub struct ResolvedGrid {
 
 pub fn resolve(grid: Grid, framework: &'static str) -> Result<ResolvedGrid> {
     let file = grid.path.display().to_string();
-    let mut models: HashMap<String, (ModelSpec, ArchConfig)> = HashMap::new();
+    let mut models: HashMap<String, (ModelSpec, ArchConfig, String)> = HashMap::new();
+    let mut corpora: HashMap<String, String> = HashMap::new();
     let mut strategies: HashMap<String, Arc<Strategy>> = HashMap::new();
     let mut counts: HashMap<(String, String), (usize, usize)> = HashMap::new();
     let mut runs = Vec::with_capacity(grid.runs.len());
@@ -45,9 +50,21 @@ pub fn resolve(grid: Grid, framework: &'static str) -> Result<ResolvedGrid> {
             let arch = spec
                 .arch()
                 .with_context(|| format!("{file}: model `{}`", cfg.model))?;
-            models.insert(cfg.model_location.clone(), (spec, arch));
+            let sha = spec
+                .sha256()
+                .with_context(|| format!("{file}: model `{}`", cfg.model))?;
+            models.insert(cfg.model_location.clone(), (spec, arch, sha));
         }
-        let (spec, arch) = &models[&cfg.model_location];
+        let (spec, arch, model_sha256) = &models[&cfg.model_location];
+        let mut corpora_sha256 = Vec::new();
+        for d in std::iter::once(&cfg.dataset).chain(&cfg.eval_corpora) {
+            if !corpora.contains_key(&d.name) {
+                let sha =
+                    text_sha256(d).with_context(|| format!("{file}: dataset `{}`", d.name))?;
+                corpora.insert(d.name.clone(), sha);
+            }
+            corpora_sha256.push((d.name.clone(), corpora[&d.name].clone()));
+        }
         if !strategies.contains_key(&cfg.strategy) {
             let s = Strategy::new(&cfg.strategy, cfg.strategy_spec.clone())
                 .with_context(|| file.clone())?;
@@ -62,7 +79,9 @@ pub fn resolve(grid: Grid, framework: &'static str) -> Result<ResolvedGrid> {
         }
         let (params_total, params_trainable) = counts[&key];
         runs.push(ResolvedRun {
-            id: run_id(&cfg, framework),
+            id: run_id(&cfg, framework, model_sha256, &corpora_sha256),
+            model_sha256: model_sha256.clone(),
+            corpora_sha256,
             model: spec.clone(),
             strategy,
             params_total,

@@ -1,5 +1,6 @@
-//! Stable run ids: a hash of everything that determines a run's result, and nothing that
-//! depends on the machine (no absolute paths).
+//! Stable run ids: a hash of everything that determines a run's result (the configuration and the
+//! content of the model and of every corpus), and nothing that depends on the machine (no
+//! absolute paths). Changed data or weights mean new runs.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -21,10 +22,18 @@ struct Identity<'a> {
     strategy_spec: &'a StrategySpec,
     seed: u64,
     settings: &'a TrainSettings,
+    model_sha256: &'a str,
+    /// (corpus, sha256 of its cleaned text), the trained corpus first.
+    corpora_sha256: &'a [(String, String)],
 }
 
-/// 12 hex digits of the SHA-256 of the run's resolved configuration.
-pub fn run_id(run: &RunConfig, framework: &str) -> String {
+/// 12 hex digits of the SHA-256 of the run's resolved configuration and content hashes.
+pub fn run_id(
+    run: &RunConfig,
+    framework: &str,
+    model_sha256: &str,
+    corpora_sha256: &[(String, String)],
+) -> String {
     let id = Identity {
         framework,
         model: &run.model,
@@ -45,6 +54,8 @@ pub fn run_id(run: &RunConfig, framework: &str) -> String {
         strategy_spec: &run.strategy_spec,
         seed: run.seed,
         settings: &run.settings,
+        model_sha256,
+        corpora_sha256,
     };
     let json = serde_json::to_string(&id).unwrap_or_default();
     let digest = Sha256::digest(json.as_bytes());

@@ -38,6 +38,17 @@ pub enum Outcome {
     },
 }
 
+/// Where the peak heap goes, measured by the counting allocator at phase points: live bytes when
+/// training starts (weights, data, everything loaded), what the optimizer state added, what the
+/// first step's gradients held after backward, and the rest of the peak (activations, temporaries).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryBreakdown {
+    pub start_bytes: usize,
+    pub optimizer_bytes: usize,
+    pub grads_bytes: usize,
+    pub activations_bytes: usize,
+}
+
 #[derive(Clone, Debug)]
 pub struct TrainReport {
     pub steps: Vec<StepRecord>,
@@ -50,6 +61,7 @@ pub struct TrainReport {
     pub step_ms_p95: f64,
     /// None where the counting allocator is not the global allocator.
     pub peak_heap_bytes: Option<usize>,
+    pub memory: Option<MemoryBreakdown>,
     pub peak_rss_bytes: Option<u64>,
 }
 
@@ -71,7 +83,12 @@ pub fn train(
     if vars.is_empty() {
         bail!("nothing to train: no parameter is trainable")
     }
+    let live_start = alloc::live_bytes();
     let mut opt = AdamWOptimizer::new(s.optimizer, vars.clone(), s)?;
+    let optimizer_bytes = alloc::live_bytes()
+        .zip(live_start)
+        .map(|(now, start)| now.saturating_sub(start));
+    let mut grads_bytes = None;
 
     let mut batches = Batches::new(train_blocks, s.batch_size, s.seed);
     let seq_len = batches.seq_len();
@@ -82,6 +99,7 @@ pub fn train(
     let mut records = Vec::with_capacity(s.steps);
     let mut outcome = Outcome::Completed;
     let mut elapsed = 0f64;
+    let live_before_step = alloc::live_bytes();
     'steps: for step in 0..s.steps {
         let t0 = Instant::now();
         let lr = s.lr_at(step);
@@ -125,6 +143,12 @@ pub fn train(
             });
         }
         let Some(mut grads) = acc else { break };
+        if step == 0 {
+            // The gradients are all that backward leaves alive (the graph is gone).
+            grads_bytes = alloc::live_bytes()
+                .zip(live_before_step)
+                .map(|(now, before)| now.saturating_sub(before));
+        }
         let norm = global_grad_norm(&grads, &vars)?;
         if !norm.is_finite() {
             outcome = Outcome::Diverged {
@@ -176,6 +200,21 @@ pub fn train(
         steps: records,
         outcome,
         peak_heap_bytes: alloc::peak_bytes(),
+        memory: match (
+            alloc::peak_bytes(),
+            live_start,
+            optimizer_bytes,
+            grads_bytes,
+        ) {
+            (Some(peak), Some(start), Some(opt), Some(grads)) => Some(MemoryBreakdown {
+                start_bytes: start,
+                optimizer_bytes: opt,
+                grads_bytes: grads,
+                // What the loop itself holds at its peak beyond weights, state and gradients.
+                activations_bytes: peak.saturating_sub(start + opt + grads),
+            }),
+            _ => None,
+        },
         peak_rss_bytes: rss::peak_rss_bytes(),
     })
 }

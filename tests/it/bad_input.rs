@@ -406,6 +406,7 @@ fn eval_blocks_beyond_the_split_is_an_error() {
             ..Default::default()
         },
         save: None,
+        before_cache: None,
     };
     let msg = err_text(run(&plan, &Device::Cpu, |_| {}).err().unwrap());
     assert!(

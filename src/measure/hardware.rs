@@ -1,0 +1,83 @@
+//! The machine and build a measurement ran on, recorded with every timing: timings from
+//! different hosts (or CPU features, or builds) are not comparable.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hardware {
+    pub cpu_model: String,
+    /// Logical CPUs the OS reports (threads used are recorded separately).
+    pub cpus: u64,
+    /// SIMD features detected at run time that the matrix kernels can use.
+    pub simd: String,
+    /// The matrix-multiply backend of the build.
+    pub gemm: String,
+    pub mem_total_bytes: Option<u64>,
+}
+
+fn proc_field(file: &str, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    Some(line.split_once(':')?.1.trim().to_string())
+}
+
+fn simd() -> String {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut v = Vec::new();
+        macro_rules! check {
+            ($($f:tt),*) => {$(
+                if std::arch::is_x86_feature_detected!($f) {
+                    v.push($f);
+                }
+            )*};
+        }
+        check!(
+            "sse4.2",
+            "avx",
+            "avx2",
+            "fma",
+            "f16c",
+            "avx512f",
+            "avx512bw",
+            "avx512vnni",
+            "avx512bf16"
+        );
+        v.join(",")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        "neon".to_string()
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        String::new()
+    }
+}
+
+impl Hardware {
+    pub fn detect() -> Self {
+        Self {
+            cpu_model: proc_field("/proc/cpuinfo", "model name")
+                .unwrap_or_else(|| std::env::consts::ARCH.to_string()),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
+            simd: simd(),
+            gemm: format!(
+                "candle-core {} CPU backend (gemm crate, f32)",
+                env!("ABLATE_CANDLE_VERSION")
+            ),
+            mem_total_bytes: proc_field("/proc/meminfo", "MemTotal")
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                .map(|kib| kib * 1024),
+        }
+    }
+}
+
+/// The framework behind ablate's own measurements, with versions.
+pub fn framework_version() -> String {
+    format!(
+        "candle-core {} / ablate {}",
+        env!("ABLATE_CANDLE_VERSION"),
+        env!("CARGO_PKG_VERSION")
+    )
+}

@@ -1,0 +1,275 @@
+//! What a run measures: stratified eval blocks with per-block losses, the before-cache, curves at
+//! the set steps, provenance columns, content-hashed run ids, bench rows as data.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use ablate::config::datasets::Catalog;
+use ablate::config::grid::Grid;
+use ablate::data::Dataset;
+use ablate::results::frame::{numbers, strings, strings_required};
+use ablate::results::store::read_table;
+
+use crate::common::fixture;
+
+fn catalog() -> Catalog {
+    Catalog::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("ablations/datasets.toml")).unwrap()
+}
+
+fn tiny_tokenizer() -> tokenizers::Tokenizer {
+    tokenizers::Tokenizer::from_file(fixture("tiny-gpt-neo/tokenizer.json")).unwrap()
+}
+
+#[test]
+fn eval_blocks_are_spread_over_every_file() {
+    let mut spec = catalog().get("edgar").unwrap();
+    spec.seq_len = 128;
+    let ds = Dataset::load(&spec, &tiny_tokenizer()).unwrap();
+    let sample = ds.eval_sample(64);
+    assert_eq!(sample.len(), 64);
+    let files: BTreeSet<usize> = sample.iter().map(|b| b.file).collect();
+    assert_eq!(files.len(), 3, "every file of edgar contributes");
+    // Shares follow each file's size; within a file the blocks spread over the whole split.
+    for f in 0..3 {
+        let offsets: Vec<usize> = sample
+            .iter()
+            .filter(|b| b.file == f)
+            .map(|b| b.offset)
+            .collect();
+        let len = ds.eval[f].len();
+        assert!(offsets.first().unwrap() * 4 < len && offsets.last().unwrap() * 4 > 3 * len / 2);
+        assert!(offsets.windows(2).all(|w| w[0] < w[1]));
+    }
+    // Deterministic, aligned to blocks, and the whole split when asked for all.
+    assert_eq!(ds.eval_sample(64), sample);
+    assert!(
+        sample
+            .iter()
+            .all(|b| b.offset % 128 == 0 && b.ids.len() == 128)
+    );
+    assert_eq!(ds.eval_sample(0).len(), ds.eval_blocks().len());
+}
+
+fn run_tiny(results: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ablate"))
+        .arg("run")
+        .arg(fixture("tiny-grid.toml"))
+        .arg("--results")
+        .arg(results)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_run_records_blocks_curves_provenance_and_caches_before() {
+    let dir = tempfile::tempdir().unwrap();
+    run_tiny(dir.path());
+    let runs = read_table(dir.path(), "runs").unwrap().unwrap();
+    assert_eq!(runs.height(), 6);
+    for c in [
+        "min_lr_ratio",
+        "beta1",
+        "beta2",
+        "eps",
+        "grad_clip",
+        "measure_skip_steps",
+        "eval_blocks",
+        "eval_batch",
+        "eval_every",
+        "curve_blocks",
+        "cpus",
+        "mem_total_bytes",
+        "mem_weights_bytes",
+        "mem_grads_bytes",
+        "mem_optimizer_bytes",
+        "mem_activations_bytes",
+        "eval_before_seconds",
+        "curve_seconds",
+        "eval_after_seconds",
+    ] {
+        assert!(
+            numbers(&runs, c).unwrap().iter().all(Option::is_some),
+            "{c} has nulls"
+        );
+    }
+    for c in [
+        "schedule",
+        "cpu_model",
+        "simd",
+        "gemm",
+        "model_sha256",
+        "data_sha256",
+    ] {
+        assert!(
+            strings(&runs, c)
+                .unwrap()
+                .iter()
+                .all(|v| v.as_deref().is_some_and(|s| !s.is_empty())),
+            "{c} has nulls"
+        );
+    }
+    // The memory split adds up to the peak, and the measured gradients and AdamW state match
+    // the counts: 4 bytes per trainable parameter, 8 for the two moments.
+    let n = |c: &str| numbers(&runs, c).unwrap();
+    let (peak, w, g, o, a, trainable) = (
+        n("peak_mem_bytes"),
+        n("mem_weights_bytes"),
+        n("mem_grads_bytes"),
+        n("mem_optimizer_bytes"),
+        n("mem_activations_bytes"),
+        n("params_trainable"),
+    );
+    for i in 0..runs.height() {
+        let (peak, w, g, o, a, t) = (
+            peak[i].unwrap(),
+            w[i].unwrap(),
+            g[i].unwrap(),
+            o[i].unwrap(),
+            a[i].unwrap(),
+            trainable[i].unwrap(),
+        );
+        assert_eq!(w + g + o + a, peak, "run {i}");
+        // Besides the tensors: the gradient map and small buffers, a few KiB on a tiny model.
+        let close =
+            |measured: f64, counted: f64| (measured - counted).abs() < 0.05 * counted + 4096.0;
+        assert!(close(o, 8.0 * t), "optimizer {o} vs 8 x {t}");
+        assert!(close(g, 4.0 * t), "gradients {g} vs 4 x {t}");
+    }
+
+    // Per-block losses, from every file of each corpus; evals rows say what was scored.
+    let blocks = read_table(dir.path(), "eval_blocks").unwrap().unwrap();
+    assert_eq!(
+        blocks.height(),
+        6 * 3 * 4,
+        "6 runs x 3 corpora x eval_blocks"
+    );
+    let evals = read_table(dir.path(), "evals").unwrap().unwrap();
+    let files = strings(&evals, "files").unwrap();
+    let corpus = strings_required(&evals, "corpus").unwrap();
+    for (c, f) in corpus.iter().zip(&files) {
+        let n_files = f.as_deref().unwrap().split(',').count();
+        let want = if c == "alice" { 2 } else { 1 };
+        assert!(n_files >= want, "{c}: {f:?}");
+    }
+    assert!(
+        strings_required(&evals, "role")
+            .unwrap()
+            .contains(&"probe".to_string())
+    );
+
+    // The before scores are computed by the first run of the model and reused by the others.
+    let cached = numbers(&evals, "before_cached").unwrap();
+    let computed = cached.iter().filter(|c| **c == Some(0.0)).count();
+    assert_eq!(computed, 3, "one computation per corpus, {cached:?}");
+    assert!(Path::new(dir.path()).join(".cache/before").is_dir());
+
+    // Curves at steps 0, 3 and 6 (eval_every = 3, steps = 6) for each of the 3 corpora.
+    let curves = read_table(dir.path(), "curves").unwrap().unwrap();
+    assert_eq!(curves.height(), 6 * 3 * 3);
+    let steps: BTreeSet<i64> = numbers(&curves, "step")
+        .unwrap()
+        .iter()
+        .map(|s| s.unwrap() as i64)
+        .collect();
+    assert_eq!(steps, BTreeSet::from([0, 3, 6]));
+}
+
+/// A grid over a copy of the alice corpus, so a test can change a byte of it.
+fn grid_over_copy(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("data/alice");
+    std::fs::create_dir_all(&data).unwrap();
+    for f in catalog().get("alice").unwrap().files {
+        std::fs::copy(&f, data.join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        dir.join("datasets.toml"),
+        "root = \"data\"\n[datasets.alice]\nfiles = [\"alice\"]\n",
+    )
+    .unwrap();
+    let g = dir.join("grid.toml");
+    std::fs::write(
+        &g,
+        format!(
+            "models = [\"{}\"]\ndatasets = [\"alice\"]\nstrategies = [\"full\"]\n",
+            fixture("tiny-gpt-neo").display()
+        ),
+    )
+    .unwrap();
+    g
+}
+
+#[test]
+fn a_changed_corpus_byte_gives_a_new_run_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = grid_over_copy(dir.path());
+    let id = || {
+        ablate::runner::resolve(Grid::load(&g).unwrap(), "candle")
+            .unwrap()
+            .runs[0]
+            .id
+            .clone()
+    };
+    let before = id();
+    assert_eq!(id(), before, "ids are stable");
+    let f = dir.path().join("data/alice/pg11-alice.txt");
+    let mut bytes = std::fs::read(&f).unwrap();
+    let i = bytes.len() / 2;
+    bytes[i] = if bytes[i] == b'a' { b'b' } else { b'a' };
+    std::fs::write(&f, bytes).unwrap();
+    assert_ne!(id(), before, "a changed corpus must not count as finished");
+}
+
+#[test]
+fn bench_writes_every_repeat_as_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ablate"))
+        .args(["bench", "--model"])
+        .arg(fixture("tiny-gpt-neo"))
+        .args([
+            "--strategies",
+            "full,lora",
+            "--batch",
+            "2",
+            "--seq-len",
+            "16",
+            "--steps",
+            "2",
+        ])
+        .args(["--repeats", "2", "--results"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = read_table(dir.path(), "bench").unwrap().unwrap();
+    assert_eq!(rows.height(), 4, "2 strategies x 2 repeats");
+    let order = strings_required(&rows, "strategy").unwrap();
+    assert_eq!(order, ["full", "lora", "full", "lora"], "interleaved");
+    assert!(
+        numbers(&rows, "tokens_per_s")
+            .unwrap()
+            .iter()
+            .all(|t| t.unwrap() > 0.0)
+    );
+    assert!(
+        strings_required(&rows, "cpu_model")
+            .unwrap()
+            .iter()
+            .all(|c| !c.is_empty())
+    );
+    assert!(
+        numbers(&rows, "peak_mem_bytes")
+            .unwrap()
+            .iter()
+            .all(Option::is_some)
+    );
+}
