@@ -59,9 +59,27 @@ fn one_line(s: &str) -> String {
 
 pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
     let mut o = String::new();
+    title(&mut o, data);
+    setup(&mut o, data);
+    missing(&mut o, data);
+    claims_section(&mut o, data, claims);
+    parameters(&mut o, data, files);
+    memory(&mut o, data, files);
+    throughput(&mut o, data, files);
+    perplexity(&mut o, data, files);
+    loss_curves(&mut o, data, files);
+    quality_cost(&mut o, files);
+    forgetting(&mut o, data, files);
+    frameworks(&mut o, data);
+    samples(&mut o, data);
+    every_run(&mut o, data);
+    o
+}
+
+/// The title and where the numbers come from.
+fn title(o: &mut String, data: &Results) {
     let runs = &data.runs;
     let ok = runs.iter().filter(|r| r.status == "ok").count();
-    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "# ablate report: partial fine-tuning, measured\n");
     let _ = writeln!(
         o,
@@ -70,7 +88,11 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
         ok,
         distinct(runs, |r| r.grid.clone())
     );
+}
 
+/// What ran: model, data, strategies, settings, machine, versions.
+fn setup(o: &mut String, data: &Results) {
+    let runs = &data.runs;
     let _ = writeln!(o, "## Setup\n");
     let _ = writeln!(o, "| | |\n| --- | --- |");
     let rows: Vec<(&str, String)> = vec![
@@ -121,7 +143,10 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
     for (k, v) in rows {
         let _ = writeln!(o, "| {k} | {} |", one_line(&v));
     }
+}
 
+/// Cells without a successful run, failed runs, single seeds.
+fn missing(o: &mut String, data: &Results) {
     let _ = writeln!(o, "\n## What is missing\n");
     if data.missing.is_empty() {
         let _ = writeln!(o, "Nothing: every dataset x strategy has successful runs.");
@@ -129,7 +154,11 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
     for m in &data.missing {
         let _ = writeln!(o, "- {}", one_line(m));
     }
+}
 
+/// Each claim of the reference experiment with its verdict and rule.
+fn claims_section(o: &mut String, data: &Results, claims: &[Claim]) {
+    let runs = &data.runs;
     let _ = writeln!(o, "\n## The reference experiment's claims\n");
     let _ = writeln!(
         o,
@@ -156,8 +185,12 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
         distinct(runs, |r| r.model.clone()),
         distinct(runs, |r| r.steps.to_string()),
     );
+}
 
-    // Parameters
+/// Trainable parameters per strategy.
+fn parameters(o: &mut String, data: &Results, files: &[String]) {
+    let runs = &data.runs;
+    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "## Trainable parameters\n");
     if has("params") {
         let _ = writeln!(o, "![trainable parameters](params.png)\n");
@@ -182,7 +215,11 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
             ids(data, None, s)
         );
     }
+}
 
+/// Peak heap and RSS per strategy, against full.
+fn memory(o: &mut String, data: &Results, files: &[String]) {
+    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "\n## Peak memory\n");
     if has("memory") {
         let _ = writeln!(o, "![peak memory](memory.png)\n");
@@ -206,7 +243,11 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
             ids(data, None, s)
         );
     }
+}
 
+/// Training and eval throughput per strategy, against full.
+fn throughput(o: &mut String, data: &Results, files: &[String]) {
+    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "\n## Throughput\n");
     if has("throughput") {
         let _ = writeln!(o, "![throughput](throughput.png)\n");
@@ -227,7 +268,11 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
             ids(data, None, s)
         );
     }
+}
 
+/// Own-corpus perplexity before and after, per dataset and strategy.
+fn perplexity(o: &mut String, data: &Results, files: &[String]) {
+    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "\n## Eval perplexity before and after\n");
     if has("perplexity") {
         let _ = writeln!(o, "![perplexity](perplexity.png)\n");
@@ -250,7 +295,11 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
             );
         }
     }
+}
 
+/// First and last training loss of every run.
+fn loss_curves(o: &mut String, data: &Results, files: &[String]) {
+    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "\n## Loss curves\n");
     if has("loss_curves") {
         let _ = writeln!(o, "![loss curves](loss_curves.png)\n");
@@ -276,7 +325,11 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
             }
         }
     }
+}
 
+/// The quality-against-cost chart.
+fn quality_cost(o: &mut String, files: &[String]) {
+    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "\n## Quality against cost\n");
     if has("pareto") {
         let _ = writeln!(o, "![pareto](pareto.png)\n");
@@ -285,7 +338,11 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
         o,
         "The points are the perplexity and peak heap of the tables above (memory) and the trainable share (parameters).\n"
     );
+}
 
+/// Perplexity change on the near-domain control and the other style.
+fn forgetting(o: &mut String, data: &Results, files: &[String]) {
+    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "## Forgetting\n");
     if has("forgetting") {
         let _ = writeln!(o, "![forgetting](forgetting.png)\n");
@@ -309,7 +366,10 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
             );
         }
     }
+}
 
+/// ablate against each reference framework: speed, memory, quality, loss curves.
+fn frameworks(o: &mut String, data: &Results) {
     for (fw, other) in &data.references {
         let _ = writeln!(o, "\n## ablate against {fw}\n");
         let _ = writeln!(
@@ -378,7 +438,11 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
             }
         }
     }
+}
 
+/// Continuations of the sample prompt before and after training.
+fn samples(o: &mut String, data: &Results) {
+    let runs = &data.runs;
     let _ = writeln!(o, "\n## Samples\n");
     let prompt = runs
         .iter()
@@ -418,7 +482,11 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
             }
         }
     }
+}
 
+/// Every run with its status and error.
+fn every_run(o: &mut String, data: &Results) {
+    let runs = &data.runs;
     let _ = writeln!(o, "\n## Every run\n");
     let _ = writeln!(
         o,
@@ -437,5 +505,4 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
             one_line(r.error.as_deref().unwrap_or(""))
         );
     }
-    o
 }

@@ -13,6 +13,7 @@ mod data;
 mod docs;
 mod exports;
 mod grid;
+mod hub;
 mod measurement;
 mod nn_ops;
 mod reference_parity;
