@@ -66,6 +66,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         settings,
         save: a.save.clone().map(Save::Export),
         before_cache: None,
+        chat_probe: None,
     };
     let out = run(&plan, &Device::Cpu, |r| {
         println!(

@@ -70,7 +70,22 @@ pub struct DatasetSpec {
     pub keep_lines: Vec<String>,
 }
 
+/// The files' names without folders: ids and records must not depend on the machine.
+pub fn file_names(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .map(|f| {
+            f.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        })
+        .collect()
+}
+
 impl DatasetSpec {
+    pub fn file_names(&self) -> Vec<String> {
+        file_names(&self.files)
+    }
+
     /// Whether `file` of this dataset has its paragraphs unwrapped.
     pub fn unwraps(&self, file: &Path) -> bool {
         self.unwrap

@@ -12,6 +12,7 @@
 //! eval_corpora = ["alice", "edgar", "general"]   # evaluated before and after every run
 //! catalog = "datasets.toml"           # relative to this file
 //! exclude = [{ strategy = "lora", dataset = "edgar" }]
+//! chat_probe = "probes/chat.toml"    # instruct models: score the base model's own replies
 //!
 //! [train]                             # TrainSettings; seq_len overrides the catalog's
 //! steps = 40
@@ -30,6 +31,7 @@ use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::datasets::{Catalog, DatasetSpec};
+use super::probe::ChatProbe;
 use super::read_toml;
 use super::train::TrainSettings;
 use crate::strategy::{PRESETS, StrategySpec};
@@ -49,6 +51,8 @@ struct RawGrid {
     /// Save every non-LoRA run as a Hugging Face folder (LoRA runs always save a PEFT adapter).
     #[serde(default)]
     save_model: bool,
+    /// A chat probe file (relative to this file), scored before, during and after every run.
+    chat_probe: Option<PathBuf>,
     #[serde(default)]
     exclude: Vec<Exclude>,
     #[serde(default)]
@@ -100,6 +104,7 @@ pub struct RunConfig {
     /// Every dataset the grid trains on (the styles), for the role of each eval corpus.
     #[serde(default)]
     pub styles: Vec<String>,
+    pub chat_probe: Option<ChatProbe>,
 }
 
 impl RunConfig {
@@ -228,6 +233,10 @@ impl Grid {
             }
         }
         merge(&raw.train, &toml::Table::new(), &format!("{file}: [train]"))?;
+        let chat_probe = match &raw.chat_probe {
+            Some(p) => Some(ChatProbe::load(&here.join(p))?),
+            None => None,
+        };
 
         let mut runs = Vec::new();
         for model in &raw.models {
@@ -283,6 +292,7 @@ impl Grid {
                             settings,
                             save_model: raw.save_model,
                             styles: raw.datasets.clone(),
+                            chat_probe: chat_probe.clone(),
                         });
                     }
                 }

@@ -2,6 +2,7 @@
 
 pub mod datasets;
 pub mod grid;
+pub mod probe;
 pub mod train;
 
 use std::collections::BTreeMap;

@@ -106,19 +106,23 @@ impl Dataset {
             let text = read_clean(f, spec.unwraps(f))?;
             hash_text(&mut h, f, &text);
             let split = split_text(f, &text, spec.eval_fraction);
-            let (tr, ev) = (encode(tok, &split.train, f)?, encode(tok, &split.eval, f)?);
-            for (part, ids) in [("train", &tr), ("eval", &ev)] {
-                if ids.len() < spec.seq_len {
-                    bail!(
-                        "text file {} is too short: its {part} split has {} tokens, fewer than one block of seq_len = {}",
-                        f.display(),
-                        ids.len(),
-                        spec.seq_len
-                    )
-                }
+            train.push(encode(tok, &split.train, f)?);
+            eval.push(encode(tok, &split.eval, f)?);
+        }
+        // A short file (a two-page tutorial) adds no block of its own; the corpus needs at least
+        // one block in each split.
+        for (part, streams) in [("train", &train), ("eval", &eval)] {
+            if streams.iter().all(|s| s.len() < spec.seq_len) {
+                let longest = streams.iter().map(Vec::len).max().unwrap_or(0);
+                let what = match spec.files.as_slice() {
+                    [one] => format!("text file {}", one.display()),
+                    _ => format!("every file of dataset `{}`", spec.name),
+                };
+                bail!(
+                    "{what} is too short: its {part} split has at most {longest} tokens, fewer than one block of seq_len = {}",
+                    spec.seq_len
+                )
             }
-            train.push(tr);
-            eval.push(ev);
         }
         Ok(Self {
             name: spec.name.clone(),

@@ -1,5 +1,6 @@
 //! Evaluation: next-token loss and perplexity over held-out blocks.
 
+pub mod chat;
 pub mod generate;
 pub mod perplexity;
 

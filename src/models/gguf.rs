@@ -17,7 +17,7 @@ use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::{AddedToken, PreTokenizerWrapper, Tokenizer};
 
 use super::config::{ArchConfig, LlamaConfig};
-use super::{Checkpoint, check_vocab};
+use super::{ChatTemplate, Checkpoint, check_vocab};
 
 struct Meta<'a> {
     md: &'a HashMap<String, Value>,
@@ -301,10 +301,21 @@ pub fn read(path: &Path, device: &Device) -> Result<Checkpoint> {
         tensors.insert(hf, t);
     }
     let kinds: Vec<String> = kinds.into_iter().collect();
+    let chat = meta
+        .string("tokenizer.chat_template")
+        .ok()
+        .map(|template| ChatTemplate {
+            template,
+            end_token: meta
+                .usize("tokenizer.ggml.eos_token_id")
+                .ok()
+                .map(|t| t as u32),
+        });
     Ok(Checkpoint {
         arch,
         tensors,
         tokenizer,
+        chat,
         source: format!(
             "GGUF {} ({} dequantized to f32)",
             path.display(),

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use candle_core::Device;
 use tokenizers::Tokenizer;
 
-use super::{ArchConfig, Checkpoint, check_vocab};
+use super::{ArchConfig, ChatTemplate, Checkpoint, check_vocab};
 
 fn required(dir: &Path, name: &str) -> Result<PathBuf> {
     let p = dir.join(name);
@@ -44,10 +44,34 @@ pub fn read(dir: &Path, device: &Device) -> Result<Checkpoint> {
             .with_context(|| format!("cannot read safetensors file {}", f.display()))?;
         tensors.extend(loaded);
     }
+    let chat = chat_template(dir, &tokenizer)?;
     Ok(Checkpoint {
         arch,
         tensors,
         tokenizer,
         source: format!("Hugging Face folder {}", dir.display()),
+        chat,
     })
+}
+
+/// `chat_template` and `eos_token` of tokenizer_config.json, where the folder has one.
+fn chat_template(dir: &Path, tok: &Tokenizer) -> Result<Option<ChatTemplate>> {
+    let p = dir.join("tokenizer_config.json");
+    if !p.is_file() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", p.display()))?;
+    let Some(template) = v["chat_template"].as_str() else {
+        return Ok(None);
+    };
+    let eos = v["eos_token"]
+        .as_str()
+        .or_else(|| v["eos_token"]["content"].as_str());
+    Ok(Some(ChatTemplate {
+        template: template.to_string(),
+        end_token: eos.and_then(|e| tok.token_to_id(e)),
+    }))
 }

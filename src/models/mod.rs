@@ -46,6 +46,15 @@ pub struct Model {
     pub tokenizer: Tokenizer,
     /// Human-readable origin, e.g. the file and how its weights were converted.
     pub source: String,
+    pub chat: Option<ChatTemplate>,
+}
+
+/// An instruct model's chat template (Jinja, as the checkpoint ships it) and the token that ends
+/// an assistant turn.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatTemplate {
+    pub template: String,
+    pub end_token: Option<u32>,
 }
 
 impl Model {
@@ -176,6 +185,7 @@ pub struct Checkpoint {
     pub tensors: std::collections::HashMap<String, Tensor>,
     pub tokenizer: Tokenizer,
     pub source: String,
+    pub chat: Option<ChatTemplate>,
 }
 
 impl Checkpoint {
@@ -203,6 +213,7 @@ impl Checkpoint {
             lm,
             tokenizer: self.tokenizer.clone(),
             source: self.source.clone(),
+            chat: self.chat.clone(),
         })
     }
 }

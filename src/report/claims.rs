@@ -1,28 +1,19 @@
-//! The reference experiment's claims, each judged from the rows: the measured value and a
-//! verdict computed by a stated rule, never written by hand.
+//! The reference experiment's claims, each judged from the rows: the evidence (an estimate with
+//! its 95% interval, and how it was made) and a verdict from the rule in `rules`, fixed before
+//! the data. Nothing here is written by hand.
+
+use std::collections::BTreeMap;
 
 use super::data::Results;
+use super::rules::{self, LossCurve, ProbeForgetting, Verdict};
+use super::stats::{Interval, bootstrap_diff, t_interval};
+use crate::models::ArchConfig;
+use crate::strategy::Strategy;
 
 pub const FROZEN: &str = "attn_embed_frozen";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Supported,
-    Partly,
-    NotSupported,
-    Untestable,
-}
-
-impl Verdict {
-    pub fn text(self) -> &'static str {
-        match self {
-            Verdict::Supported => "supported",
-            Verdict::Partly => "partly supported",
-            Verdict::NotSupported => "not supported",
-            Verdict::Untestable => "cannot be judged from these runs",
-        }
-    }
-}
+/// GPT-Neo-125M's public config, the claim's own model, counted exactly from the config alone.
+const GPT_NEO_125M: &str = include_str!("../../ablations/gpt-neo-125m/config.json");
 
 #[derive(Clone, Debug)]
 pub struct Claim {
@@ -31,21 +22,6 @@ pub struct Claim {
     pub verdict: Verdict,
     /// The rule that produced the verdict.
     pub rule: &'static str,
-}
-
-fn missing(claim: &'static str, rule: &'static str, what: &str) -> Claim {
-    Claim {
-        claim,
-        measured: format!("missing: {what}"),
-        verdict: Verdict::Untestable,
-        rule,
-    }
-}
-
-fn change(data: &Results, metric: &str) -> Option<(f64, f64, f64)> {
-    let f = data.across_datasets("full", metric)?.mean;
-    let s = data.across_datasets(FROZEN, metric)?.mean;
-    Some((f, s, 100.0 * (s / f - 1.0)))
 }
 
 pub fn judge(data: &Results) -> Vec<Claim> {
@@ -59,196 +35,294 @@ pub fn judge(data: &Results) -> Vec<Claim> {
     ]
 }
 
-fn trainable(data: &Results) -> Claim {
-    let claim = "1. Freezing attention and embeddings leaves about half of the parameters trainable (~65M of ~125M, \"~48% fewer\").";
-    let rule = "supported if 40-60% of the parameters train";
-    let (Some(r), Some(t)) = (
-        data.across_datasets(FROZEN, "trainable_ratio"),
-        data.across_datasets(FROZEN, "params_trainable"),
-    ) else {
-        return missing(claim, rule, "no attn_embed_frozen run");
-    };
-    let total = data
-        .runs
-        .iter()
-        .find(|x| x.strategy == FROZEN)
-        .map_or(f64::NAN, |x| x.params_total);
+fn claim(claim: &'static str, rule: &'static str, measured: String, verdict: Verdict) -> Claim {
     Claim {
         claim,
-        measured: format!(
-            "{:.2}M of {:.2}M trainable ({:.1}%, {:.1}% fewer)",
-            t.mean / 1e6,
-            total / 1e6,
-            100.0 * r.mean,
-            100.0 * (1.0 - r.mean)
-        ),
-        verdict: if (0.4..=0.6).contains(&r.mean) {
-            Verdict::Supported
-        } else {
-            Verdict::NotSupported
-        },
-        rule,
-    }
-}
-
-fn memory(data: &Results) -> Claim {
-    let claim = "2. Peak (GPU) memory falls by 25-30% against full fine-tuning.";
-    let rule = "supported if the peak heap falls by 20-35% (the claim +-5 points); partly if it falls by another amount; not supported if it does not fall";
-    let Some((f, s, c)) = change(data, "peak_mem_bytes") else {
-        return missing(claim, rule, "full or attn_embed_frozen runs");
-    };
-    let rss = change(data, "peak_rss_bytes").map_or(String::new(), |(f, s, c)| {
-        format!("; peak RSS {:.2} -> {:.2} GB ({c:+.1}%)", f / 1e9, s / 1e9)
-    });
-    Claim {
-        claim,
-        measured: format!(
-            "peak live heap {:.2} -> {:.2} GB ({c:+.1}%){rss}",
-            f / 1e9,
-            s / 1e9
-        ),
-        verdict: if (-35.0..=-20.0).contains(&c) {
-            Verdict::Supported
-        } else if c < 0.0 {
-            Verdict::Partly
-        } else {
-            Verdict::NotSupported
-        },
-        rule,
-    }
-}
-
-fn speed(data: &Results) -> Claim {
-    let claim = "3. Training gets slightly faster.";
-    let rule = "supported if training tokens/s exceed full fine-tuning's";
-    let Some((f, s, c)) = change(data, "tokens_per_s") else {
-        return missing(claim, rule, "full or attn_embed_frozen runs");
-    };
-    Claim {
-        claim,
-        measured: format!("{f:.1} -> {s:.1} training tokens/s ({c:+.1}%)"),
-        verdict: if c > 0.0 {
-            Verdict::Supported
-        } else {
-            Verdict::NotSupported
-        },
-        rule,
-    }
-}
-
-fn loss_falls(data: &Results) -> Claim {
-    let claim = "4. The training loss still falls steadily.";
-    let rule = "supported if, in every attn_embed_frozen run, the mean loss of the last fifth of the steps is at least 2% below that of the first fifth";
-    let mut parts = Vec::new();
-    let mut all = true;
-    let mut any = false;
-    for d in &data.datasets {
-        for r in data.ok_runs(d, FROZEN) {
-            let Some(c) = data.curves.get(&r.id).filter(|c| c.len() >= 5) else {
-                continue;
-            };
-            let k = (c.len() / 5).max(1);
-            let first = c[..k].iter().map(|p| p.1).sum::<f64>() / k as f64;
-            let last = c[c.len() - k..].iter().map(|p| p.1).sum::<f64>() / k as f64;
-            any = true;
-            all &= last < first * 0.98;
-            parts.push(format!("{d} seed {}: {first:.3} -> {last:.3}", r.seed));
-        }
-    }
-    if !any {
-        return missing(
-            claim,
-            rule,
-            "attn_embed_frozen loss curves of at least 5 steps",
-        );
-    }
-    Claim {
-        claim,
-        measured: format!("first-fifth -> last-fifth mean loss: {}", parts.join("; ")),
-        verdict: if all {
-            Verdict::Supported
-        } else {
-            Verdict::NotSupported
-        },
-        rule,
-    }
-}
-
-fn forgetting(data: &Results) -> Claim {
-    let claim = "5. Catastrophic forgetting is reduced compared with full fine-tuning.";
-    let rule = "per held-out corpus kind (general, other style): supported if full fine-tuning raised its perplexity and attn_embed_frozen raised it less; cannot be judged if neither raised it; overall supported if both kinds support it, partly if one does";
-    let mut verdicts = Vec::new();
-    let mut parts = Vec::new();
-    for (metric, what) in [("d_general_pct", "general"), ("d_cross_pct", "other style")] {
-        let (Some(f), Some(a)) = (
-            data.across_datasets("full", metric),
-            data.across_datasets(FROZEN, metric),
-        ) else {
-            continue;
-        };
-        let (f, a) = (f.mean, a.mean);
-        parts.push(format!("{what}: full {f:+.1}%, attn_embed_frozen {a:+.1}%"));
-        verdicts.push(if f <= 0.0 && a <= 0.0 {
-            Verdict::Untestable
-        } else if f > 0.0 && a < f {
-            Verdict::Supported
-        } else {
-            Verdict::NotSupported
-        });
-    }
-    if verdicts.is_empty() {
-        return missing(
-            claim,
-            rule,
-            "perplexity on held-out corpora for full and attn_embed_frozen",
-        );
-    }
-    let supported = verdicts
-        .iter()
-        .filter(|v| **v == Verdict::Supported)
-        .count();
-    let verdict = if supported == verdicts.len() {
-        Verdict::Supported
-    } else if supported > 0 {
-        Verdict::Partly
-    } else if verdicts.iter().all(|v| *v == Verdict::Untestable) {
-        Verdict::Untestable
-    } else {
-        Verdict::NotSupported
-    };
-    Claim {
-        claim,
-        measured: format!(
-            "perplexity change on corpora not trained on: {}",
-            parts.join("; ")
-        ),
+        measured,
         verdict,
         rule,
     }
 }
 
-fn style(data: &Results) -> Claim {
-    let claim = "6. The fine-tuned model takes on the style (read the samples below).";
-    let rule = "supported if attn_embed_frozen lowers the eval perplexity of the trained style by at least 5% on every dataset";
-    let mut parts = Vec::new();
-    let mut all = true;
+/// The frozen strategy's trainable share on GPT-Neo-125M, from its config.
+fn gpt_neo_ratio() -> Option<f64> {
+    let arch = ArchConfig::from_hf_str(GPT_NEO_125M).ok()?;
+    let strategy = Strategy::preset(FROZEN).ok()?;
+    crate::train::plan_accounting(&arch, &strategy)
+        .ok()
+        .map(|a| a.ratio())
+}
+
+fn trainable(data: &Results) -> Claim {
+    let c = "1. Freezing attention and embeddings leaves about half of the parameters trainable (~65M of ~125M, ~52%).";
+    let neo = gpt_neo_ratio();
+    let here = data
+        .across_datasets(FROZEN, "trainable_ratio")
+        .map(|r| r.mean);
+    let model = data.runs.first().map_or("", |r| r.model.as_str());
+    let mut measured = match neo {
+        Some(r) => format!(
+            "GPT-Neo-125M (the claim's model, counted from its config): {:.1}% trainable",
+            100.0 * r
+        ),
+        None => "GPT-Neo-125M config unreadable".into(),
+    };
+    if let Some(h) = here {
+        measured.push_str(&format!(
+            "; {model} here: {:.1}% ({})",
+            100.0 * h,
+            rules::trainable(Some(h)).text()
+        ));
+    }
+    claim(c, rules::TRAINABLE_RULE, measured, rules::trainable(neo))
+}
+
+/// Per-pair relative change of `metric`, frozen against full, in percent (`sign` +1: rise is
+/// positive, -1: fall is positive). Pairs come from interleaved bench repeats where there are
+/// any, else from runs with the same dataset and seed.
+fn paired_change(data: &Results, metric: &str, bench: bool, sign: f64) -> (Vec<f64>, &'static str) {
+    let change = |full: f64, frozen: f64| sign * 100.0 * (frozen / full - 1.0);
+    if bench && !data.evidence.bench.is_empty() {
+        let mut v = Vec::new();
+        for ((s, rep), (tps, mem)) in &data.evidence.bench {
+            if s != FROZEN {
+                continue;
+            }
+            let Some((ftps, fmem)) = data.evidence.bench.get(&("full".to_string(), *rep)) else {
+                continue;
+            };
+            let (a, b) = if metric == "tokens_per_s" {
+                (Some(*ftps), Some(*tps))
+            } else {
+                (*fmem, *mem)
+            };
+            if let (Some(a), Some(b)) = (a, b) {
+                v.push(change(a, b));
+            }
+        }
+        return (v, "interleaved bench repeats");
+    }
+    let mut v = Vec::new();
     for d in &data.datasets {
-        if let Some(c) = data.stat(d, FROZEN, "d_own_pct") {
-            all &= c.mean <= -5.0;
-            parts.push(format!("{d} {:+.1}%", c.mean));
+        for r in data.ok_runs(d, FROZEN) {
+            if let Some(f) = data.ok_runs(d, "full").find(|f| f.seed == r.seed)
+                && let (Some(a), Some(b)) = (f.get(metric), r.get(metric))
+            {
+                v.push(change(a, b));
+            }
         }
     }
-    if parts.is_empty() {
-        return missing(claim, rule, "attn_embed_frozen runs");
+    (v, "grid runs (dataset x seed), run one after another")
+}
+
+fn describe(v: &[f64], i: Option<&Interval>, over: &str, unit: &str) -> String {
+    match i {
+        Some(i) => i.show(1, unit, over),
+        None if v.len() == 1 => format!(
+            "{:+.1}{unit} from a single pair ({over}): no interval",
+            v[0]
+        ),
+        None => format!("no full / {FROZEN} pair in {over}"),
     }
-    Claim {
-        claim,
-        measured: format!("own-style perplexity change: {}", parts.join(", ")),
-        verdict: if all {
-            Verdict::Supported
+}
+
+fn memory(data: &Results) -> Claim {
+    let c = "2. Peak (GPU) memory falls by 25-30% against full fine-tuning.";
+    let (v, over) = paired_change(data, "peak_mem_bytes", true, -1.0);
+    let i = t_interval(&v);
+    let measured = format!(
+        "peak heap saving {} (CPU heap, not GPU memory: a GPU run settles the claim as stated)",
+        describe(&v, i.as_ref(), over, "%")
+    );
+    claim(c, rules::MEMORY_RULE, measured, rules::memory(i.as_ref()))
+}
+
+fn speed(data: &Results) -> Claim {
+    let c = "3. Training gets slightly faster.";
+    let (v, over) = paired_change(data, "tokens_per_s", true, 1.0);
+    let i = t_interval(&v);
+    let measured = format!("tokens/s speed-up {}", describe(&v, i.as_ref(), over, "%"));
+    claim(c, rules::SPEED_RULE, measured, rules::speed(i.as_ref()))
+}
+
+fn loss_falls(data: &Results) -> Claim {
+    let c = "4. The training loss still falls steadily.";
+    let mut curves: Vec<(Vec<f64>, usize, bool)> = Vec::new();
+    for d in &data.datasets {
+        for r in data
+            .runs
+            .iter()
+            .filter(|r| &r.dataset == d && r.strategy == FROZEN)
+        {
+            let losses: Vec<f64> = data
+                .curves
+                .get(&r.id)
+                .map(|c| c.iter().map(|p| p.1).collect())
+                .unwrap_or_default();
+            let diverged = r.error.as_deref().is_some_and(|e| e.contains("diverged"));
+            curves.push((losses, r.warmup_steps as usize, diverged));
+        }
+    }
+    let runs: Vec<LossCurve> = curves
+        .iter()
+        .map(|(l, w, d)| LossCurve {
+            losses: l,
+            warmup_steps: *w,
+            diverged: *d,
+        })
+        .collect();
+    let parts: Vec<String> = curves
+        .iter()
+        .filter(|(l, w, _)| l.len() > *w)
+        .map(|(l, w, _)| format!("{:.3} -> {:.3}", l[*w], l[l.len() - 1]))
+        .collect();
+    let measured = format!(
+        "{} {FROZEN} runs; loss after warm-up -> last step: {}",
+        runs.len(),
+        parts.join(", ")
+    );
+    claim(c, rules::STEADY_RULE, measured, rules::steady(&runs))
+}
+
+/// A run's probe NLL change at the step where its own-corpus NLL gain reaches `gain`
+/// (linear interpolation between curve points); `None` if it never gets there.
+fn at_gain(
+    curves: &BTreeMap<String, Vec<(f64, f64)>>,
+    own: &str,
+    probe: &str,
+    gain: f64,
+) -> Option<f64> {
+    let (o, p) = (curves.get(own)?, curves.get(probe)?);
+    let (o0, p0) = (o.first()?.1, p.first()?.1);
+    for k in 1..o.len().min(p.len()) {
+        let (g0, g1) = (o0 - o[k - 1].1, o0 - o[k].1);
+        if g1 >= gain && g1 > g0 {
+            let t = ((gain - g0) / (g1 - g0)).clamp(0.0, 1.0);
+            let at = p[k - 1].1 + t * (p[k].1 - p[k - 1].1);
+            return Some(at - p0);
+        }
+    }
+    None
+}
+
+fn forgetting(data: &Results) -> Claim {
+    let c = "5. Catastrophic forgetting is reduced compared with full fine-tuning.";
+    let curves = &data.evidence.eval_curves;
+    let mut probes: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    for d in &data.datasets {
+        for r in data.ok_runs(d, FROZEN) {
+            let Some(f) = data.ok_runs(d, "full").find(|f| f.seed == r.seed) else {
+                continue;
+            };
+            let (Some(cf), Some(cr)) = (curves.get(&f.id), curves.get(&r.id)) else {
+                continue;
+            };
+            // Matched learning: the own-style gain the weaker of the two reaches.
+            let gain = |c: &BTreeMap<String, Vec<(f64, f64)>>| {
+                let o = c.get(d)?;
+                Some(o.first()?.1 - o.last()?.1)
+            };
+            let (Some(gf), Some(gr)) = (gain(cf), gain(cr)) else {
+                continue;
+            };
+            let g = gf.min(gr);
+            if g <= 0.0 {
+                continue;
+            }
+            for probe in cf.keys().filter(|k| *k != d && !data.datasets.contains(k)) {
+                if probe == "general" {
+                    continue;
+                }
+                if let (Some(a), Some(b)) = (at_gain(cf, d, probe, g), at_gain(cr, d, probe, g)) {
+                    let e = probes.entry(probe.clone()).or_default();
+                    e.0.push(a);
+                    e.1.push(a - b);
+                }
+            }
+        }
+    }
+    let mut evidence = Vec::new();
+    let mut parts = Vec::new();
+    for (probe, (full, diff)) in &probes {
+        match (t_interval(full), t_interval(diff)) {
+            (Some(f), Some(d)) => {
+                parts.push(format!(
+                    "{probe}: full {}, full - {FROZEN} {}",
+                    f.show(3, " nats", "pairs"),
+                    d.show(3, " nats", "pairs")
+                ));
+                evidence.push(ProbeForgetting {
+                    probe,
+                    full: f,
+                    full_minus_frozen: d,
+                });
+            }
+            _ => parts.push(format!("{probe}: {} pair(s), no interval", full.len())),
+        }
+    }
+    let measured = if parts.is_empty() {
+        "no probe curves (docs, code, chat) for full and attn_embed_frozen pairs".into()
+    } else {
+        format!(
+            "probe NLL change at matched own-style gain: {}",
+            parts.join("; ")
+        )
+    };
+    claim(
+        c,
+        rules::FORGETTING_RULE,
+        measured,
+        rules::forgetting(&evidence),
+    )
+}
+
+fn style(data: &Results) -> Claim {
+    let c = "6. The fine-tuned model takes on the style (read the samples below).";
+    let mut evidence = Vec::new();
+    let mut parts = Vec::new();
+    for d in &data.datasets {
+        let runs: Vec<_> = data.ok_runs(d, FROZEN).collect();
+        let change = |id: &str, corpus: &str| {
+            data.evidence
+                .block_changes
+                .get(&(id.to_string(), corpus.to_string()))
+        };
+        // Gain beyond the control = (control's NLL change) - (own NLL change), in nats.
+        let per_seed: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| {
+                let (o, g) = (change(&r.id, d)?, change(&r.id, "general")?);
+                Some(
+                    g.iter().sum::<f64>() / g.len() as f64 - o.iter().sum::<f64>() / o.len() as f64,
+                )
+            })
+            .collect();
+        let i = if per_seed.len() >= 2 {
+            t_interval(&per_seed)
         } else {
-            Verdict::NotSupported
-        },
-        rule,
+            runs.first().and_then(|r| {
+                let (o, g) = (change(&r.id, d)?, change(&r.id, "general")?);
+                bootstrap_diff(g, o)
+            })
+        };
+        match i {
+            Some(i) => {
+                parts.push(format!("{d}: {}", i.show(3, " nats", "seeds")));
+                evidence.push(i);
+            }
+            None => parts.push(format!(
+                "{d}: no per-block NLL for the style and the control"
+            )),
+        }
     }
+    let verdict = if evidence.len() < data.datasets.len() {
+        Verdict::CannotBeJudged
+    } else {
+        rules::style(&evidence)
+    };
+    let measured = format!(
+        "own-style NLL gain beyond the near-domain control (general): {}",
+        parts.join("; ")
+    );
+    claim(c, rules::STYLE_RULE, measured, verdict)
 }

@@ -7,6 +7,8 @@ pub mod charts;
 pub mod claims;
 pub mod data;
 pub mod markdown;
+pub mod rules;
+pub mod stats;
 pub mod style;
 
 use std::path::Path;

@@ -84,6 +84,7 @@ pub struct RunRow {
     pub eval_before_seconds: Option<f64>,
     pub curve_seconds: Option<f64>,
     pub eval_after_seconds: Option<f64>,
+    pub notes: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -292,6 +293,7 @@ pub const RUN_COLUMNS: &[ColumnSpec] = &[
     ColumnSpec::v2("eval_before_seconds", ColumnKind::Float),
     ColumnSpec::v2("curve_seconds", ColumnKind::Float),
     ColumnSpec::v2("eval_after_seconds", ColumnKind::Float),
+    ColumnSpec::v2("notes", ColumnKind::Str),
 ];
 
 pub const STEP_COLUMNS: &[ColumnSpec] = &[
@@ -510,6 +512,7 @@ pub fn runs_frame(rows: &[RunRow]) -> Result<DataFrame> {
         column!(rows, eval_before_seconds, opt_f64),
         column!(rows, curve_seconds, opt_f64),
         column!(rows, eval_after_seconds, opt_f64),
+        column!(rows, notes, opt_str),
     ])?)
 }
 

@@ -93,6 +93,7 @@ fn run_task(task: &ChildTask, dir: &ResultsDir) -> Result<()> {
             settings: cfg.settings.clone(),
             save: Some(save),
             before_cache: Some(dir.root.join(".cache").join("before")),
+            chat_probe: cfg.chat_probe.clone(),
         };
         run(&plan, &Device::Cpu, |s| {
             let p = Progress {

@@ -84,6 +84,7 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
     let t = &out.train;
     let id = row.run_id.clone();
     row.model_source = out.model_source.clone();
+    row.notes = (!out.notes.is_empty()).then(|| out.notes.join("; "));
     row.model_sha256 = Some(out.model_sha256.clone());
     row.data_sha256 = out.evals.first().map(|e| e.sha256.clone());
     row.params_total = out.accounting.total as u64;
@@ -122,7 +123,7 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
             ppl_after: e.ppl_after(),
             corpus_sha256: Some(e.sha256.clone()),
             blocks: Some(e.blocks.len() as u64),
-            tokens: Some((e.blocks.len() * e.block_len) as u64),
+            tokens: Some(e.tokens.iter().sum::<usize>() as u64),
             files: Some(
                 e.blocks
                     .iter()
@@ -148,7 +149,7 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
                 block: i as u64,
                 file: e.files[e.blocks[i].0].clone(),
                 offset: e.blocks[i].1 as u64,
-                tokens: e.block_len as u64,
+                tokens: e.tokens[i] as u64,
                 nll_before: Some(e.nll_before[i]),
                 nll_after: e.nll_after.as_ref().map(|a| a[i]),
             })

@@ -22,6 +22,7 @@ struct Identity<'a> {
     strategy_spec: &'a StrategySpec,
     seed: u64,
     settings: &'a TrainSettings,
+    chat_probe: Option<&'a crate::config::probe::ChatProbe>,
     model_sha256: &'a str,
     /// (corpus, sha256 of its cleaned text), the trained corpus first.
     corpora_sha256: &'a [(String, String)],
@@ -38,15 +39,7 @@ pub fn run_id(
         framework,
         model: &run.model,
         dataset: &run.dataset.name,
-        dataset_files: run
-            .dataset
-            .files
-            .iter()
-            .map(|f| {
-                f.file_name()
-                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-            })
-            .collect(),
+        dataset_files: run.dataset.file_names(),
         eval_fraction: run.dataset.eval_fraction,
         seq_len: run.dataset.seq_len,
         eval_corpora: run.eval_corpora.iter().map(|c| c.name.as_str()).collect(),
@@ -54,6 +47,7 @@ pub fn run_id(
         strategy_spec: &run.strategy_spec,
         seed: run.seed,
         settings: &run.settings,
+        chat_probe: run.chat_probe.as_ref(),
         model_sha256,
         corpora_sha256,
     };

@@ -13,14 +13,16 @@ use super::accounting::Accounting;
 use super::setup::{build_for_strategy, save_trainable};
 use super::trainer::{StepRecord, TrainReport, train};
 use crate::config::datasets::DatasetSpec;
+use crate::config::probe::ChatProbe;
 use crate::config::train::TrainSettings;
 use crate::data::Dataset;
 use crate::data::dataset::EvalBlock;
+use crate::eval::chat::{encode_prompt, generate_replies, reply_nll};
 use crate::eval::generate::greedy;
 use crate::eval::perplexity;
 use crate::measure::alloc;
 use crate::models::export::{save_hf_folder, save_peft_adapter};
-use crate::models::{CausalLm, ModelSpec};
+use crate::models::{CausalLm, Model, ModelSpec};
 use crate::strategy::Strategy;
 
 pub struct RunPlan {
@@ -37,6 +39,8 @@ pub struct RunPlan {
     pub save: Option<Save>,
     /// Folder of cached "before" scores, shared by every run of the same model and blocks.
     pub before_cache: Option<PathBuf>,
+    /// Instructions whose base-model replies are scored before, during and after training.
+    pub chat_probe: Option<ChatProbe>,
 }
 
 /// `Tensors(file)`: the trained tensors as safetensors; `Export(dir)`: a PEFT adapter for a LoRA
@@ -52,9 +56,11 @@ pub struct CorpusEval {
     pub corpus: String,
     pub sha256: String,
     pub files: Vec<String>,
-    /// (file index, token offset in that file's eval split) of each block.
+    /// (file index, token offset in that file's eval split) of each block; for the chat probe,
+    /// (0, instruction index).
     pub blocks: Vec<(usize, usize)>,
-    pub block_len: usize,
+    /// Tokens scored in each block.
+    pub tokens: Vec<usize>,
     pub nll_before: Vec<f64>,
     /// The before scores came from the cache (another run of the same model scored them).
     pub before_cached: bool,
@@ -84,6 +90,8 @@ pub struct CurvePoint {
 }
 
 pub struct RunOutput {
+    /// What the run could not measure, and why (e.g. a probe the model cannot take).
+    pub notes: Vec<String>,
     pub accounting: Accounting,
     pub model_source: String,
     pub model_sha256: String,
@@ -103,11 +111,11 @@ pub struct RunOutput {
 }
 
 /// The stratified eval sample of a dataset, refused when it asks for more than the split has.
-fn sample<'d>(ds: &'d Dataset, n: usize, field: &str) -> Result<Vec<EvalBlock<'d>>> {
+fn sample<'d>(ds: &'d Dataset, n: usize) -> Result<Vec<EvalBlock<'d>>> {
     let have = ds.eval_blocks().len();
     if n > have {
         bail!(
-            "{field} = {n} but the eval split of `{}` has only {have} blocks of {} tokens",
+            "eval_blocks = {n} but the eval split of `{}` has only {have} blocks of {} tokens",
             ds.name,
             ds.seq_len
         )
@@ -115,69 +123,183 @@ fn sample<'d>(ds: &'d Dataset, n: usize, field: &str) -> Result<Vec<EvalBlock<'d
     Ok(ds.eval_sample(n))
 }
 
-/// Mean NLL per block, and forward tokens/s.
-fn score(
-    lm: &dyn CausalLm,
-    blocks: &[EvalBlock],
-    batch: usize,
-    device: &Device,
-) -> Result<(Vec<f64>, f64)> {
-    let ids: Vec<&[u32]> = blocks.iter().map(|b| b.ids).collect();
-    let r = perplexity(lm, &ids, batch, device)?;
-    Ok((r.block_nll, r.tokens_per_s))
+/// What an eval set scores: token blocks of a corpus, or a chat probe's (prompt, reply) pairs.
+#[derive(Clone)]
+enum Items {
+    Blocks(Vec<Vec<u32>>),
+    Chat(Vec<(Vec<u32>, Vec<u32>)>),
+}
+
+/// One corpus (or probe) as scored: its items and where each came from.
+#[derive(Clone)]
+struct EvalSet {
+    corpus: String,
+    sha256: String,
+    files: Vec<String>,
+    positions: Vec<(usize, usize)>,
+    tokens: Vec<usize>,
+    items: Items,
+}
+
+impl EvalSet {
+    fn blocks(ds: &Dataset, picks: &[EvalBlock]) -> Self {
+        Self {
+            corpus: ds.name.clone(),
+            sha256: ds.sha256.clone(),
+            files: crate::config::datasets::file_names(&ds.files),
+            positions: picks.iter().map(|b| (b.file, b.offset)).collect(),
+            tokens: picks.iter().map(|b| b.ids.len()).collect(),
+            items: Items::Blocks(picks.iter().map(|b| b.ids.to_vec()).collect()),
+        }
+    }
+
+    /// Mean NLL per item, and forward tokens/s for blocks.
+    fn score(&self, lm: &dyn CausalLm, batch: usize, device: &Device) -> Result<(Vec<f64>, f64)> {
+        match &self.items {
+            Items::Blocks(b) => {
+                let ids: Vec<&[u32]> = b.iter().map(Vec::as_slice).collect();
+                let r = perplexity(lm, &ids, batch, device)?;
+                Ok((r.block_nll, r.tokens_per_s))
+            }
+            Items::Chat(pairs) => Ok((reply_nll(lm, pairs, batch, device)?, f64::NAN)),
+        }
+    }
+
+    /// `n` items evenly spaced through the set (all when it has no more): the curve subset.
+    fn subset(&self, n: usize) -> Self {
+        let k = self.positions.len();
+        let keep: Vec<usize> = if n == 0 || n >= k {
+            (0..k).collect()
+        } else {
+            (0..n).map(|j| (2 * j + 1) * k / (2 * n)).collect()
+        };
+        let pick = |v: &[usize]| keep.iter().map(|&i| v[i]).collect::<Vec<_>>();
+        Self {
+            corpus: self.corpus.clone(),
+            sha256: self.sha256.clone(),
+            files: self.files.clone(),
+            positions: keep.iter().map(|&i| self.positions[i]).collect(),
+            tokens: pick(&self.tokens),
+            items: match &self.items {
+                Items::Blocks(b) => Items::Blocks(keep.iter().map(|&i| b[i].clone()).collect()),
+                Items::Chat(c) => Items::Chat(keep.iter().map(|&i| c[i].clone()).collect()),
+            },
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
 struct CachedBefore {
     nll: Vec<f64>,
+    /// The chat probe's base replies (empty for corpora).
+    #[serde(default)]
+    replies: Vec<Vec<u32>>,
 }
 
-/// Cache key: everything that determines the before scores, nothing that does not (strategy,
-/// seed and training settings do not: training has not started).
-fn before_key(model_sha256: &str, ds: &Dataset, blocks: &[EvalBlock], batch: usize) -> String {
-    let positions: Vec<(usize, usize)> = blocks.iter().map(|b| (b.file, b.offset)).collect();
-    let key = serde_json::json!({
-        "model": model_sha256,
-        "corpus": ds.sha256,
-        "seq_len": ds.seq_len,
-        "blocks": positions,
-        "batch": batch,
-    });
-    crate::models::fetch::sha256_hex(key.to_string().as_bytes())
+fn cache_read(cache: Option<&Path>, key: &str) -> Option<CachedBefore> {
+    let text = std::fs::read_to_string(cache?.join(format!("{key}.json"))).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
-/// The before scores: from the cache when another run already computed them, else computed
-/// (and cached). Returns (scores, from cache, tokens/s when computed).
-fn before_scores(
-    lm: &dyn CausalLm,
-    key: &str,
+fn cache_write(cache: Option<&Path>, key: &str, value: &CachedBefore) -> Result<()> {
+    let Some(dir) = cache else { return Ok(()) };
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let f = dir.join(format!("{key}.json"));
+    // Written under a temporary name and renamed: parallel shards may race on one key.
+    let tmp = f.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, serde_json::to_string(value)?)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &f).with_context(|| format!("cannot write {}", f.display()))
+}
+
+fn key(parts: serde_json::Value) -> String {
+    crate::models::fetch::sha256_hex(parts.to_string().as_bytes())
+}
+
+/// The chat probe for one model: scored (with the before scores and whether they came from the
+/// cache), or skipped with the reason.
+enum ChatOutcome {
+    Scored(EvalSet, Vec<f64>, bool),
+    Skipped(String),
+}
+
+/// The chat probe's set: the base model's replies (generated, or from the cache) with their
+/// before scores.
+fn chat_set(
+    model: &Model,
+    probe: &ChatProbe,
+    model_sha256: &str,
     cache: Option<&Path>,
-    blocks: &[EvalBlock],
     batch: usize,
     device: &Device,
-) -> Result<(Vec<f64>, bool, Option<f64>)> {
-    let file = cache.map(|c| c.join(format!("{key}.json")));
-    if let Some(f) = &file
-        && let Ok(text) = std::fs::read_to_string(f)
-        && let Ok(c) = serde_json::from_str::<CachedBefore>(&text)
-        && c.nll.len() == blocks.len()
+) -> Result<ChatOutcome> {
+    let Some(template) = &model.chat else {
+        return Ok(ChatOutcome::Skipped(format!(
+            "chat probe {} skipped: the model has no chat template",
+            probe.file
+        )));
+    };
+    let prompts = probe
+        .instructions
+        .iter()
+        .map(|i| encode_prompt(&model.tokenizer, template, i))
+        .collect::<Result<Vec<_>>>()?;
+    let max = model.arch().max_positions();
+    if let Some((i, p)) = prompts
+        .iter()
+        .enumerate()
+        .find(|(_, p)| p.len() + probe.max_reply_tokens > max)
     {
-        return Ok((c.nll, true, None));
-    }
-    let (nll, tps) = score(lm, blocks, batch, device)?;
-    if let Some(f) = &file {
-        let dir = f.parent().context("cache file has no folder")?;
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        // Written under a temporary name and renamed: parallel shards may race on one key.
-        let tmp = f.with_extension(format!("tmp-{}", std::process::id()));
-        std::fs::write(
-            &tmp,
-            serde_json::to_string(&CachedBefore { nll: nll.clone() })?,
+        bail!(
+            "chat probe {}: instruction {} needs {} positions with its reply, the model has {max}",
+            probe.file,
+            i + 1,
+            p.len() + probe.max_reply_tokens
         )
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, f).with_context(|| format!("cannot write {}", f.display()))?;
     }
-    Ok((nll, false, Some(tps)))
+    let k = key(serde_json::json!({
+        "chat": model_sha256, "template": template.template, "instructions": probe.instructions,
+        "max_reply_tokens": probe.max_reply_tokens, "batch": batch,
+    }));
+    let lm = model.lm.as_ref();
+    let (replies, nll, cached) = match cache_read(cache, &k) {
+        Some(c) if c.replies.len() == prompts.len() => (c.replies, c.nll, true),
+        _ => {
+            let replies = generate_replies(
+                lm,
+                &prompts,
+                probe.max_reply_tokens,
+                template.end_token,
+                batch,
+                device,
+            )?;
+            let pairs: Vec<_> = prompts
+                .iter()
+                .cloned()
+                .zip(replies.iter().cloned())
+                .collect();
+            let nll = reply_nll(lm, &pairs, batch, device)?;
+            cache_write(
+                cache,
+                &k,
+                &CachedBefore {
+                    nll: nll.clone(),
+                    replies: replies.clone(),
+                },
+            )?;
+            (replies, nll, false)
+        }
+    };
+    let sha = key(serde_json::json!({ "instructions": probe.instructions }));
+    let set = EvalSet {
+        corpus: "chat".into(),
+        sha256: sha,
+        files: vec![probe.file.clone()],
+        positions: (0..prompts.len()).map(|i| (0, i)).collect(),
+        tokens: replies.iter().map(Vec::len).collect(),
+        items: Items::Chat(prompts.into_iter().zip(replies).collect()),
+    };
+    Ok(ChatOutcome::Scored(set, nll, cached))
 }
 
 fn mean(v: &[f64]) -> f64 {
@@ -196,50 +318,51 @@ pub fn run(
     let model = build_for_strategy(&plan.model.read(device)?, &plan.strategy, s.seed, device)?;
     let lm = model.lm.as_ref();
     let accounting = Accounting::from_model(lm)?;
-    let sets = std::iter::once(&plan.dataset)
+    let datasets = std::iter::once(&plan.dataset)
         .chain(&plan.others)
         .map(|d| model.dataset(d))
         .collect::<Result<Vec<_>>>()?;
-    let samples = sets
-        .iter()
-        .map(|ds| sample(ds, s.eval_blocks, "eval_blocks"))
-        .collect::<Result<Vec<_>>>()?;
-    let curve_sets = if s.eval_every > 0 {
-        sets.iter()
-            .map(|ds| sample(ds, s.curve_blocks, "curve_blocks"))
-            .collect::<Result<Vec<_>>>()?
-    } else {
-        Vec::new()
-    };
+    let cache = plan.before_cache.as_deref();
 
+    // Before training: every corpus's sample (scores from the cache when another run of the same
+    // model scored the same blocks), then the chat probe.
     let t_eval = Instant::now();
-    let mut evals = Vec::with_capacity(sets.len());
+    let mut sets = Vec::new();
+    let mut evals = Vec::new();
     let mut eval_tokens_per_s = None;
-    for (i, (ds, blocks)) in sets.iter().zip(&samples).enumerate() {
-        let key = before_key(&model_sha256, ds, blocks, s.eval_batch);
-        let cache = plan.before_cache.as_deref();
-        let (nll_before, before_cached, tps) =
-            before_scores(lm, &key, cache, blocks, s.eval_batch, device)?;
-        if i == 0 {
-            eval_tokens_per_s = tps;
+    for (i, ds) in datasets.iter().enumerate() {
+        let set = EvalSet::blocks(ds, &sample(ds, s.eval_blocks)?);
+        let k = key(serde_json::json!({
+            "model": model_sha256, "corpus": ds.sha256, "seq_len": ds.seq_len,
+            "blocks": set.positions, "batch": s.eval_batch,
+        }));
+        let (nll, cached) = match cache_read(cache, &k) {
+            Some(c) if c.nll.len() == set.positions.len() => (c.nll, true),
+            _ => {
+                let (nll, tps) = set.score(lm, s.eval_batch, device)?;
+                if i == 0 {
+                    eval_tokens_per_s = Some(tps);
+                }
+                let value = CachedBefore {
+                    nll: nll.clone(),
+                    replies: Vec::new(),
+                };
+                cache_write(cache, &k, &value)?;
+                (nll, false)
+            }
+        };
+        evals.push((nll, cached));
+        sets.push(set);
+    }
+    let mut notes = Vec::new();
+    if let Some(probe) = &plan.chat_probe {
+        match chat_set(&model, probe, &model_sha256, cache, s.eval_batch, device)? {
+            ChatOutcome::Scored(set, nll, cached) => {
+                sets.push(set);
+                evals.push((nll, cached));
+            }
+            ChatOutcome::Skipped(reason) => notes.push(reason),
         }
-        evals.push(CorpusEval {
-            corpus: ds.name.clone(),
-            sha256: ds.sha256.clone(),
-            files: ds
-                .files
-                .iter()
-                .map(|f| {
-                    f.file_name()
-                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-                })
-                .collect(),
-            blocks: blocks.iter().map(|b| (b.file, b.offset)).collect(),
-            block_len: ds.seq_len,
-            nll_before,
-            before_cached,
-            nll_after: None,
-        });
     }
     let eval_before_seconds = t_eval.elapsed().as_secs_f64();
 
@@ -262,18 +385,23 @@ pub fn run(
 
     // Curves: the subsets before training, then every `eval_every` steps; their cost is kept out
     // of the step times (measured before the callback) and out of the peak heap.
+    let curve_sets: Vec<EvalSet> = if s.eval_every > 0 {
+        sets.iter().map(|x| x.subset(s.curve_blocks)).collect()
+    } else {
+        Vec::new()
+    };
     let mut curves = Vec::new();
     let mut curve_seconds = 0.0;
     let mut curve_error = None;
     let mut score_curves = |step: usize, curves: &mut Vec<CurvePoint>| -> Result<()> {
         let t = Instant::now();
-        for (ds, blocks) in sets.iter().zip(&curve_sets) {
-            let (nll, _) = alloc::excluded_from_peak(|| score(lm, blocks, s.eval_batch, device))?;
+        for set in &curve_sets {
+            let (nll, _) = alloc::excluded_from_peak(|| set.score(lm, s.eval_batch, device))?;
             curves.push(CurvePoint {
                 step,
-                corpus: ds.name.clone(),
+                corpus: set.corpus.clone(),
                 nll: mean(&nll),
-                tokens: blocks.len() * ds.seq_len,
+                tokens: set.tokens.iter().sum(),
             });
         }
         curve_seconds += t.elapsed().as_secs_f64();
@@ -282,7 +410,11 @@ pub fn run(
     if s.eval_every > 0 {
         score_curves(0, &mut curves)?;
     }
-    let blocks: Vec<Vec<u32>> = sets[0].train_blocks().iter().map(|b| b.to_vec()).collect();
+    let blocks: Vec<Vec<u32>> = datasets[0]
+        .train_blocks()
+        .iter()
+        .map(|b| b.to_vec())
+        .collect();
     let report = train(lm, blocks, s, device, |rec| {
         on_step(rec);
         let done = rec.step + 1;
@@ -300,10 +432,23 @@ pub fn run(
 
     let t_eval = Instant::now();
     let completed = report.outcome == super::Outcome::Completed;
-    if completed {
-        for (e, blocks) in evals.iter_mut().zip(&samples) {
-            e.nll_after = Some(score(lm, blocks, s.eval_batch, device)?.0);
-        }
+    let mut out_evals = Vec::with_capacity(sets.len());
+    for (set, (nll_before, before_cached)) in sets.iter().zip(evals) {
+        let nll_after = if completed {
+            Some(set.score(lm, s.eval_batch, device)?.0)
+        } else {
+            None
+        };
+        out_evals.push(CorpusEval {
+            corpus: set.corpus.clone(),
+            sha256: set.sha256.clone(),
+            files: set.files.clone(),
+            blocks: set.positions.clone(),
+            tokens: set.tokens.clone(),
+            nll_before,
+            before_cached,
+            nll_after,
+        });
     }
     let eval_after_seconds = t_eval.elapsed().as_secs_f64();
     let sample_after = if completed { sample_text(lm)? } else { None };
@@ -316,11 +461,12 @@ pub fn run(
         None => None,
     };
     Ok(RunOutput {
+        notes,
         accounting,
         model_source: model.source.clone(),
         model_sha256,
         train: report,
-        evals,
+        evals: out_evals,
         curves,
         eval_tokens_per_s,
         eval_before_seconds,

@@ -407,6 +407,7 @@ fn eval_blocks_beyond_the_split_is_an_error() {
         },
         save: None,
         before_cache: None,
+        chat_probe: None,
     };
     let msg = err_text(run(&plan, &Device::Cpu, |_| {}).err().unwrap());
     assert!(

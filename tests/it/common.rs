@@ -31,3 +31,19 @@ pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
         .to_scalar::<f32>()
         .unwrap()
 }
+
+/// Run the tiny grid (tests/fixtures/tiny-grid.toml) into `results` with the real binary.
+pub fn run_tiny_grid(results: &Path) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ablate"))
+        .arg("run")
+        .arg(fixture("tiny-grid.toml"))
+        .arg("--results")
+        .arg(results)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

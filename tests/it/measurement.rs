@@ -51,25 +51,10 @@ fn eval_blocks_are_spread_over_every_file() {
     assert_eq!(ds.eval_sample(0).len(), ds.eval_blocks().len());
 }
 
-fn run_tiny(results: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ablate"))
-        .arg("run")
-        .arg(fixture("tiny-grid.toml"))
-        .arg("--results")
-        .arg(results)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn a_run_records_blocks_curves_provenance_and_caches_before() {
     let dir = tempfile::tempdir().unwrap();
-    run_tiny(dir.path());
+    crate::common::run_tiny_grid(dir.path());
     let runs = read_table(dir.path(), "runs").unwrap().unwrap();
     assert_eq!(runs.height(), 6);
     for c in [
@@ -271,5 +256,135 @@ fn bench_writes_every_repeat_as_parquet() {
             .unwrap()
             .iter()
             .all(Option::is_some)
+    );
+}
+
+/// A copy of the tiny Llama with a ChatML template, as an instruct checkpoint ships it.
+fn tiny_instruct() -> tempfile::TempDir {
+    let dir = crate::common::copy_fixture("tiny-llama");
+    let template = "{% for message in messages %}{{'<s>' + message['role'] + '\\n' + message['content'] + '</s>\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<s>assistant\\n' }}{% endif %}";
+    std::fs::write(
+        dir.path().join("tokenizer_config.json"),
+        serde_json::json!({ "chat_template": template, "eos_token": "</s>" }).to_string(),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn chat_replies_batched_equal_one_by_one() {
+    use ablate::eval::chat::{encode_prompt, generate_replies, reply_nll};
+    let dir = tiny_instruct();
+    let m = ablate::models::load_frozen(dir.path().to_str().unwrap(), &candle_core::Device::Cpu)
+        .unwrap();
+    let t = m
+        .chat
+        .clone()
+        .expect("the template is read from tokenizer_config.json");
+    let prompts: Vec<Vec<u32>> = [
+        "Hi",
+        "What is the capital of France?",
+        "Name three painters, please.",
+    ]
+    .iter()
+    .map(|i| encode_prompt(&m.tokenizer, &t, i).unwrap())
+    .collect();
+    assert!(
+        prompts[0].len() < prompts[1].len(),
+        "different lengths share a batch"
+    );
+    let dev = candle_core::Device::Cpu;
+    let one = generate_replies(m.lm.as_ref(), &prompts, 6, t.end_token, 1, &dev).unwrap();
+    let batched = generate_replies(m.lm.as_ref(), &prompts, 6, t.end_token, 3, &dev).unwrap();
+    assert_eq!(one, batched, "right padding must not change a reply");
+    let pairs: Vec<_> = prompts.into_iter().zip(one).collect();
+    let a = reply_nll(m.lm.as_ref(), &pairs, 1, &dev).unwrap();
+    let b = reply_nll(m.lm.as_ref(), &pairs, 3, &dev).unwrap();
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() < 1e-5 && x.is_finite(), "{a:?} vs {b:?}");
+    }
+}
+
+/// A short probe that fits the tiny models' 64 positions.
+fn tiny_probe() -> ablate::config::probe::ChatProbe {
+    ablate::config::probe::ChatProbe {
+        file: "tiny-chat.toml".into(),
+        instructions: ["Hi", "Why?", "Name a cat.", "Go on."]
+            .map(String::from)
+            .to_vec(),
+        max_reply_tokens: 6,
+    }
+}
+
+fn chat_run(model: &Path, cache: &Path) -> ablate::train::run::RunOutput {
+    use ablate::config::train::TrainSettings;
+    use ablate::train::run::{RunPlan, run};
+    let mut ds = catalog().get("alice").unwrap();
+    ds.seq_len = 16;
+    let plan = RunPlan {
+        model: ablate::models::ModelSpec::parse(model.to_str().unwrap()).unwrap(),
+        model_name: "tiny".into(),
+        strategy: std::sync::Arc::new(ablate::strategy::Strategy::preset("full").unwrap()),
+        dataset: ds,
+        others: vec![],
+        settings: TrainSettings {
+            steps: 4,
+            batch_size: 2,
+            lr: 1e-2,
+            warmup_steps: 0,
+            measure_skip_steps: 1,
+            eval_blocks: 4,
+            eval_every: 2,
+            curve_blocks: 2,
+            sample_tokens: 0,
+            ..Default::default()
+        },
+        save: None,
+        before_cache: Some(cache.to_path_buf()),
+        chat_probe: Some(tiny_probe()),
+    };
+    run(&plan, &candle_core::Device::Cpu, |_| {}).unwrap()
+}
+
+#[test]
+fn chat_probe_scores_the_base_replies_and_caches_them() {
+    let probe = ablate::config::probe::ChatProbe::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("ablations/probes/chat.toml"),
+    )
+    .unwrap();
+    assert!((40..=60).contains(&probe.instructions.len()));
+    let probe = tiny_probe();
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tiny_instruct();
+    let first = chat_run(dir.path(), cache.path());
+    let chat = first
+        .evals
+        .iter()
+        .find(|e| e.corpus == "chat")
+        .expect("a chat eval");
+    assert_eq!(chat.blocks.len(), probe.instructions.len());
+    assert!(!chat.before_cached);
+    assert!(chat.tokens.iter().all(|&t| (1..=6).contains(&t)));
+    let after = chat.nll_after.as_ref().unwrap();
+    assert_ne!(after, &chat.nll_before, "training moved the reply NLL");
+    assert!(
+        first
+            .curves
+            .iter()
+            .any(|c| c.corpus == "chat" && c.step == 4)
+    );
+    // A second run of the same model takes replies and before scores from the cache.
+    let second = chat_run(dir.path(), cache.path());
+    let chat2 = second.evals.iter().find(|e| e.corpus == "chat").unwrap();
+    assert!(chat2.before_cached);
+    assert_eq!(chat2.nll_before, chat.nll_before);
+
+    // A model without a chat template skips the probe and says why.
+    let plain = chat_run(&fixture("tiny-gpt-neo"), cache.path());
+    assert!(plain.evals.iter().all(|e| e.corpus != "chat"));
+    assert!(
+        plain.notes.iter().any(|n| n.contains("no chat template")),
+        "{:?}",
+        plain.notes
     );
 }

@@ -3,27 +3,10 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
-use crate::common::fixture;
 use ablate::results::frame::strings_required;
 use ablate::results::store::read_table;
 use ablate::results::{ResultsDir, RunRow};
-
-fn tiny_results(dir: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ablate"))
-        .arg("run")
-        .arg(fixture("tiny-grid.toml"))
-        .arg("--results")
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn run_ids(dir: &Path) -> BTreeSet<String> {
     strings_required(&read_table(dir, "runs").unwrap().unwrap(), "run_id")
@@ -45,7 +28,7 @@ const CHARTS: [&str; 7] = [
 #[test]
 fn report_is_complete_deterministic_and_traceable() {
     let res = tempfile::tempdir().unwrap();
-    tiny_results(res.path());
+    crate::common::run_tiny_grid(res.path());
     let ids = run_ids(res.path());
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     ablate::report::build(res.path(), a.path()).unwrap();
@@ -114,7 +97,7 @@ fn report_is_complete_deterministic_and_traceable() {
 #[test]
 fn missing_and_failed_runs_are_reported_not_fatal() {
     let res = tempfile::tempdir().unwrap();
-    tiny_results(res.path());
+    crate::common::run_tiny_grid(res.path());
     // Remove every lora run and one seed of full; add a failed run.
     let runs = read_table(res.path(), "runs").unwrap().unwrap();
     let ids = strings_required(&runs, "run_id").unwrap();

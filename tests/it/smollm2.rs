@@ -72,6 +72,17 @@ fn smollm2_matches_transformers() {
     // tests/fixtures/smollm2_parity.py, which printed transformers' perplexity below.
     let r = perplexity(m.lm.as_ref(), &blocks[..BLOCKS], 8, &Device::Cpu).unwrap();
     assert_eq!(r.blocks, BLOCKS);
+
+    // The chat template from the GGUF metadata renders as transformers' apply_chat_template does.
+    let t = m
+        .chat
+        .clone()
+        .expect("SmolLM2-Instruct ships a chat template");
+    assert_eq!(
+        ablate::eval::chat::render_prompt(&t, "What is the capital of France?").unwrap(),
+        "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n"
+    );
+    assert_eq!(t.end_token, Some(2), "<|im_end|>");
     assert!(
         // Measured: 27.8941 vs 27.8976, 1.3e-4 apart (f32 attention and Q4_1 dequantization
         // rounding differ slightly between the frameworks).
