@@ -53,8 +53,30 @@ fn pct_vs_full(data: &Results, s: &str, metric: &str) -> String {
     }
 }
 
+/// A model source without the machine's folders (`GGUF /root/.cache/x/m.gguf (...)` -> `GGUF
+/// m.gguf (...)`): a report must not depend on where the rows were made.
+fn without_folders(s: &str) -> String {
+    s.split(' ')
+        .map(|w| {
+            if w.starts_with('/') {
+                w.rsplit('/').next().unwrap_or(w)
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn one_line(s: &str) -> String {
     s.replace('\n', " ⏎ ").replace('|', "\\|")
+}
+
+/// The chart `name.png` with its alt text, if the charts written (`files`) include it.
+fn figure(o: &mut String, files: &[String], name: &str, alt: &str) {
+    if files.iter().any(|f| f == &format!("{name}.png")) {
+        let _ = writeln!(o, "![{alt}]({name}.png)\n");
+    }
 }
 
 pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
@@ -93,11 +115,20 @@ fn title(o: &mut String, data: &Results) {
 /// What ran: model, data, strategies, settings, machine, versions.
 fn setup(o: &mut String, data: &Results) {
     let runs = &data.runs;
+    // Every row behind the report, reference frameworks' included.
+    let every: Vec<Run> = runs
+        .iter()
+        .chain(data.references.iter().flat_map(|(_, r)| r.runs.iter()))
+        .cloned()
+        .collect();
     let _ = writeln!(o, "## Setup\n");
     let _ = writeln!(o, "| | |\n| --- | --- |");
     let rows: Vec<(&str, String)> = vec![
         ("model", distinct(runs, |r| r.model.clone())),
-        ("weights", distinct(runs, |r| r.model_source.clone())),
+        (
+            "weights",
+            distinct(runs, |r| without_folders(&r.model_source)),
+        ),
         ("datasets (trained on)", data.datasets.join(", ")),
         ("strategies", data.strategies.join(", ")),
         ("seeds", distinct(runs, |r| r.seed.to_string())),
@@ -132,11 +163,14 @@ fn setup(o: &mut String, data: &Results) {
         ),
         (
             "framework",
-            distinct(runs, |r| {
+            distinct(&every, |r| {
                 format!("{} ({})", r.framework, r.framework_version)
             }),
         ),
-        ("git revision", distinct(runs, |r| r.git_rev.clone())),
+        (
+            "git revision",
+            distinct(&every, |r| format!("{} ({})", r.git_rev, r.framework)),
+        ),
         ("peak memory", distinct(runs, |r| r.peak_mem_method.clone())),
         ("peak RSS", distinct(runs, |r| r.peak_rss_method.clone())),
     ];
@@ -190,11 +224,8 @@ fn claims_section(o: &mut String, data: &Results, claims: &[Claim]) {
 /// Trainable parameters per strategy.
 fn parameters(o: &mut String, data: &Results, files: &[String]) {
     let runs = &data.runs;
-    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "## Trainable parameters\n");
-    if has("params") {
-        let _ = writeln!(o, "![trainable parameters](params.png)\n");
-    }
+    figure(o, files, "params", "trainable parameters");
     let _ = writeln!(
         o,
         "| strategy | trainable | of all | trainable % | runs |\n| --- | ---: | ---: | ---: | --- |"
@@ -219,11 +250,8 @@ fn parameters(o: &mut String, data: &Results, files: &[String]) {
 
 /// Peak heap and RSS per strategy, against full.
 fn memory(o: &mut String, data: &Results, files: &[String]) {
-    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "\n## Peak memory\n");
-    if has("memory") {
-        let _ = writeln!(o, "![peak memory](memory.png)\n");
-    }
+    figure(o, files, "memory", "peak memory");
     let _ = writeln!(
         o,
         "Mean over datasets and seeds (± standard deviation where there are several).\n"
@@ -247,11 +275,8 @@ fn memory(o: &mut String, data: &Results, files: &[String]) {
 
 /// Training and eval throughput per strategy, against full.
 fn throughput(o: &mut String, data: &Results, files: &[String]) {
-    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "\n## Throughput\n");
-    if has("throughput") {
-        let _ = writeln!(o, "![throughput](throughput.png)\n");
-    }
+    figure(o, files, "throughput", "throughput");
     let _ = writeln!(
         o,
         "| strategy | train tokens/s | vs full | step p50 (ms) | step p95 (ms) | eval tokens/s | runs |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |"
@@ -272,11 +297,8 @@ fn throughput(o: &mut String, data: &Results, files: &[String]) {
 
 /// Own-corpus perplexity before and after, per dataset and strategy.
 fn perplexity(o: &mut String, data: &Results, files: &[String]) {
-    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "\n## Eval perplexity before and after\n");
-    if has("perplexity") {
-        let _ = writeln!(o, "![perplexity](perplexity.png)\n");
-    }
+    figure(o, files, "perplexity", "perplexity");
     let _ = writeln!(
         o,
         "| dataset | strategy | before | after | change | final train loss | runs |\n| --- | --- | ---: | ---: | ---: | ---: | --- |"
@@ -299,11 +321,8 @@ fn perplexity(o: &mut String, data: &Results, files: &[String]) {
 
 /// First and last training loss of every run.
 fn loss_curves(o: &mut String, data: &Results, files: &[String]) {
-    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "\n## Loss curves\n");
-    if has("loss_curves") {
-        let _ = writeln!(o, "![loss curves](loss_curves.png)\n");
-    }
+    figure(o, files, "loss_curves", "loss curves");
     let _ = writeln!(
         o,
         "| dataset | strategy | seed | first step loss | last step loss | steps | run |\n| --- | --- | ---: | ---: | ---: | ---: | --- |"
@@ -329,11 +348,8 @@ fn loss_curves(o: &mut String, data: &Results, files: &[String]) {
 
 /// The quality-against-cost chart.
 fn quality_cost(o: &mut String, files: &[String]) {
-    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "\n## Quality against cost\n");
-    if has("pareto") {
-        let _ = writeln!(o, "![pareto](pareto.png)\n");
-    }
+    figure(o, files, "pareto", "pareto");
     let _ = writeln!(
         o,
         "The points are the perplexity and peak heap of the tables above (memory) and the trainable share (parameters).\n"
@@ -342,11 +358,8 @@ fn quality_cost(o: &mut String, files: &[String]) {
 
 /// Perplexity change on the near-domain control and the other style.
 fn forgetting(o: &mut String, data: &Results, files: &[String]) {
-    let has = |name: &str| files.iter().any(|f| f == &format!("{name}.png"));
     let _ = writeln!(o, "## Forgetting\n");
-    if has("forgetting") {
-        let _ = writeln!(o, "![forgetting](forgetting.png)\n");
-    }
+    figure(o, files, "forgetting", "forgetting");
     let _ = writeln!(
         o,
         "| trained on | strategy | general: change | other style: change | runs |\n| --- | --- | ---: | ---: | --- |"

@@ -49,7 +49,13 @@ fn serve(files: HashMap<String, Vec<u8>>, truncate: Vec<String>) -> String {
                 let n = body.len();
                 let end = to.unwrap_or(n - 1).min(n - 1);
                 let part = &body[from..=end];
-                let etag = format!("{:x}", n * 31 + path.len());
+                // Content hash as ETag: hf-hub names its cache blob after it.
+                let etag = {
+                    use std::hash::{Hash, Hasher};
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    body.hash(&mut h);
+                    format!("{:016x}", h.finish())
+                };
                 let head = format!(
                     "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {from}-{end}/{n}\r\nETag: \"{etag}\"\r\nX-Repo-Commit: {}\r\nConnection: close\r\n\r\n",
                     part.len(),
@@ -89,6 +95,13 @@ fn eval(model: &str, endpoint: &str, home: &Path) -> Output {
         .args(["--seq-len", "16", "--max-blocks", "8"])
         .env("HF_ENDPOINT", endpoint)
         .env("HF_HOME", home)
+        // ureq would send even 127.0.0.1 through a proxy (it ignores NO_PROXY).
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
         .output()
         .unwrap()
 }
