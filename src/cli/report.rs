@@ -10,10 +10,17 @@ pub struct ReportArgs {
     results: PathBuf,
     #[arg(long, default_value = "reports")]
     out: PathBuf,
+    /// Pool runs of several grids or models into one report (refused by default: their
+    /// (dataset, strategy) cells would mix different experiments).
+    #[arg(long)]
+    mix_experiments: bool,
 }
 
 pub fn report(a: ReportArgs) -> Result<()> {
-    let r = ablate::report::build(&a.results, &a.out)?;
+    let opts = ablate::report::ReportOptions {
+        mix_experiments: a.mix_experiments,
+    };
+    let r = ablate::report::build_with(&a.results, &a.out, opts)?;
     println!(
         "report from {} runs -> {}: {}",
         r.runs,

@@ -186,7 +186,7 @@ fn one_experiment(runs: &DataFrame, root: &Path) -> Result<()> {
             .map(|((g, m), n)| format!("grid `{g}` / model `{m}` ({n} runs)"))
             .collect();
         bail!(
-            "{} holds runs of {} experiments: {}; point --results at one grid's folder",
+            "{} holds runs of {} experiments: {}; point --results at one grid's folder, or pass --mix-experiments to pool them knowingly",
             root.display(),
             found.len(),
             list.join(", ")
@@ -207,14 +207,16 @@ fn with_derived(df: DataFrame) -> LazyFrame {
 impl Results {
     /// Every run below `root`; ablate's own (candle) rows are the report's subject, other
     /// frameworks' rows become `references`.
-    pub fn load(root: &Path) -> Result<Self> {
+    pub fn load(root: &Path, mix_experiments: bool) -> Result<Self> {
         let Some(all) = read_table(root, "runs")? else {
             bail!(
                 "no results under {} (expected runs/*.parquet)",
                 root.display()
             )
         };
-        one_experiment(&all, root)?;
+        if !mix_experiments {
+            one_experiment(&all, root)?;
+        }
         let curves = load_curves(root)?;
         let mut frameworks: Vec<String> = strings_required(&all, "framework")?;
         frameworks.sort();

@@ -94,8 +94,62 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
     forgetting(&mut o, data, files);
     frameworks(&mut o, data);
     samples(&mut o, data);
+    limits(&mut o, data);
     every_run(&mut o, data);
     o
+}
+
+/// What a reader needs to weigh every number above: seeds, tokens, eval size, learning rates,
+/// hardware, model.
+fn limits(o: &mut String, data: &Results) {
+    let runs = &data.runs;
+    let per_cell: BTreeSet<usize> = data
+        .datasets
+        .iter()
+        .flat_map(|d| data.strategies.iter().map(move |s| (d, s)))
+        .map(|(d, s)| data.ok_runs(d, s).count())
+        .collect();
+    let eval = distinct(runs, |r| match r.get("eval_blocks") {
+        Some(b) if b > 0.0 => format!("{b:.0} blocks x {} tokens per corpus", r.seq_len),
+        Some(_) => "every block of each eval split".into(),
+        None => "not recorded (rows older than schema v2)".into(),
+    });
+    let items = [
+        (
+            "seeds per cell",
+            format!(
+                "{}; intervals over seeds need at least 2, and the claims table says which interval each verdict uses",
+                per_cell
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        (
+            "tokens trained per run",
+            distinct(runs, |r| {
+                format!("{:.0}", r.get("tokens_seen").unwrap_or(f64::NAN))
+            }),
+        ),
+        ("eval size", eval),
+        (
+            "learning rates",
+            format!(
+                "{}: set in the grid file, not tuned by these runs",
+                distinct(runs, |r| format!("{} {}", r.strategy, r.lr))
+            ),
+        ),
+        (
+            "hardware",
+            distinct(runs, |r| format!("{} x {} threads", r.device, r.threads)),
+        ),
+        ("model", distinct(runs, |r| r.model.clone())),
+    ];
+    let _ = writeln!(o, "\n## Limits\n");
+    for (k, v) in items {
+        let _ = writeln!(o, "- {k}: {}", one_line(&v));
+    }
 }
 
 /// The title and where the numbers come from.

@@ -23,8 +23,20 @@ pub struct ReportSummary {
     pub missing: Vec<String>,
 }
 
+/// How to read the results folder.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReportOptions {
+    /// Pool runs of several grids or models into one report (refused otherwise).
+    pub mix_experiments: bool,
+}
+
+/// The report of the one experiment (grid and model) under `results`.
 pub fn build(results: &Path, out: &Path) -> Result<ReportSummary> {
-    let data = data::Results::load(results)?;
+    build_with(results, out, ReportOptions::default())
+}
+
+pub fn build_with(results: &Path, out: &Path, opts: ReportOptions) -> Result<ReportSummary> {
+    let data = data::Results::load(results, opts.mix_experiments)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut files = charts::draw_all(&data, out)?;
     let claims = claims::judge(&data);

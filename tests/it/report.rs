@@ -193,6 +193,13 @@ fn runs_of_two_experiments_are_not_pooled() {
             && msg.contains("grid `pilot`"),
         "{msg}"
     );
+    // Pooling them is possible, but only when asked for.
+    let opts = ablate::report::ReportOptions {
+        mix_experiments: true,
+    };
+    ablate::report::build_with(res.path(), out.path(), opts).unwrap();
+    let md = std::fs::read_to_string(out.path().join("REPORT.md")).unwrap();
+    assert!(md.contains("paper, pilot"), "the report says what it read");
 }
 
 #[test]
