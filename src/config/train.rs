@@ -48,6 +48,11 @@ pub struct TrainSettings {
     /// Prompt continued greedily before and after training, to read the style (empty = none).
     pub sample_prompt: String,
     pub sample_tokens: usize,
+    /// Continuations per run, seeds 0..samples, the same before and after training.
+    pub samples: usize,
+    /// 0 = greedy; above 0, nucleus sampling with `sample_top_p`.
+    pub sample_temperature: f64,
+    pub sample_top_p: f64,
 }
 
 impl Default for TrainSettings {
@@ -73,6 +78,9 @@ impl Default for TrainSettings {
             optimizer: OptimizerKind::default(),
             sample_prompt: "It was late in the evening when".into(),
             sample_tokens: 40,
+            samples: 1,
+            sample_temperature: 0.0,
+            sample_top_p: 1.0,
         }
     }
 }
@@ -106,6 +114,12 @@ impl TrainSettings {
             if !v.is_finite() || v <= 0.0 {
                 return Err(format!("`{field}` must be a positive number, not {v}"));
             }
+        }
+        if !self.sample_temperature.is_finite() || self.sample_temperature < 0.0 {
+            return Err("`sample_temperature` must be a number >= 0 (0 = greedy)".into());
+        }
+        if !(self.sample_top_p > 0.0 && self.sample_top_p <= 1.0) {
+            return Err("`sample_top_p` must be in (0, 1]".into());
         }
         if self.beta1 >= 1.0 || self.beta2 >= 1.0 {
             return Err("`beta1` and `beta2` must be below 1".into());

@@ -96,7 +96,21 @@ pub fn save_hf_folder(model: &Model, lora: Option<&LoraSpec>, dir: &Path) -> Res
         .tokenizer
         .save(&tok, false)
         .map_err(|e| anyhow!("cannot write {}: {e}", tok.display()))?;
-    Ok(bytes + std::fs::metadata(&tok)?.len())
+    // Without it, AutoTokenizer rebuilds a GPT-Neo tokenizer from vocab and merges (losing a
+    // digit-splitting pre-tokenizer) and an instruct model loses its chat template.
+    let mut tok_config = json!({ "tokenizer_class": "PreTrainedTokenizerFast" });
+    if let Some(chat) = &model.chat {
+        tok_config["chat_template"] = json!(chat.template);
+        if let Some(eos) = chat
+            .end_token
+            .and_then(|id| model.tokenizer.id_to_token(id))
+        {
+            tok_config["eos_token"] = json!(eos);
+        }
+    }
+    let tok_config_path = dir.join("tokenizer_config.json");
+    write_json(&tok_config_path, &tok_config)?;
+    Ok(bytes + std::fs::metadata(&tok)?.len() + std::fs::metadata(&tok_config_path)?.len())
 }
 
 /// Base weights by name, with `W + scale * B @ A` where a linear carries an adapter.

@@ -85,6 +85,9 @@ pub struct RunRow {
     pub curve_seconds: Option<f64>,
     pub eval_after_seconds: Option<f64>,
     pub notes: Option<String>,
+    pub samples: Option<u64>,
+    pub sample_temperature: Option<f64>,
+    pub sample_top_p: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -294,6 +297,9 @@ pub const RUN_COLUMNS: &[ColumnSpec] = &[
     ColumnSpec::v2("curve_seconds", ColumnKind::Float),
     ColumnSpec::v2("eval_after_seconds", ColumnKind::Float),
     ColumnSpec::v2("notes", ColumnKind::Str),
+    ColumnSpec::v2("samples", ColumnKind::Int),
+    ColumnSpec::v2("sample_temperature", ColumnKind::Float),
+    ColumnSpec::v2("sample_top_p", ColumnKind::Float),
 ];
 
 pub const STEP_COLUMNS: &[ColumnSpec] = &[
@@ -513,6 +519,9 @@ pub fn runs_frame(rows: &[RunRow]) -> Result<DataFrame> {
         column!(rows, curve_seconds, opt_f64),
         column!(rows, eval_after_seconds, opt_f64),
         column!(rows, notes, opt_str),
+        column!(rows, samples, opt_u64),
+        column!(rows, sample_temperature, opt_f64),
+        column!(rows, sample_top_p, opt_f64),
     ])?)
 }
 

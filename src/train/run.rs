@@ -18,12 +18,15 @@ use crate::config::train::TrainSettings;
 use crate::data::Dataset;
 use crate::data::dataset::EvalBlock;
 use crate::eval::chat::{encode_prompt, generate_replies, reply_nll};
-use crate::eval::generate::greedy;
+use crate::eval::generate::{Chooser, continuation};
 use crate::eval::perplexity;
 use crate::measure::alloc;
 use crate::models::export::{save_hf_folder, save_peft_adapter};
 use crate::models::{CausalLm, Model, ModelSpec};
 use crate::strategy::Strategy;
+
+/// Between the continuations of one run in `sample_before` / `sample_after`.
+pub const SAMPLE_SEPARATOR: &str = "\n\u{2014}\n";
 
 pub struct RunPlan {
     pub model: ModelSpec,
@@ -367,19 +370,23 @@ pub fn run(
     let eval_before_seconds = t_eval.elapsed().as_secs_f64();
 
     let max_len = plan.dataset.seq_len;
+    // Several continuations (seeds 0..samples), the same seeds before and after training.
     let sample_text = |lm: &dyn CausalLm| -> Result<Option<String>> {
-        if s.sample_prompt.is_empty() || s.sample_tokens == 0 {
+        if s.sample_prompt.is_empty() || s.sample_tokens == 0 || s.samples == 0 {
             return Ok(None);
         }
-        greedy(
-            lm,
-            &model.tokenizer,
-            &s.sample_prompt,
-            s.sample_tokens,
-            max_len,
-            device,
-        )
-        .map(Some)
+        let texts = (0..s.samples as u64)
+            .map(|seed| {
+                let chooser = Chooser {
+                    temperature: s.sample_temperature,
+                    top_p: s.sample_top_p,
+                    seed,
+                };
+                let (tok, n) = (&model.tokenizer, s.sample_tokens);
+                continuation(lm, tok, &s.sample_prompt, n, max_len, chooser, device)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(texts.join(SAMPLE_SEPARATOR)))
     };
     let sample_before = sample_text(lm)?;
 

@@ -23,6 +23,21 @@ fn ids() -> Tensor {
     r["input_ids"].to_dtype(DType::U32).unwrap()
 }
 
+/// ablate's tokens of the sample sentence check_export.py tokenizes with AutoTokenizer.
+fn sample_ids(m: &ablate::models::Model) -> Tensor {
+    let text = "Alice was beginning to get very tired of sitting by her sister on the bank, 1865.";
+    let ids: Vec<i64> = m
+        .tokenizer
+        .encode(text, false)
+        .unwrap()
+        .get_ids()
+        .iter()
+        .map(|&i| i64::from(i))
+        .collect();
+    let n = ids.len();
+    Tensor::from_vec(ids, n, &Device::Cpu).unwrap()
+}
+
 /// Train `strategy` on `model` for a few steps, export it, and have Python compare logits.
 fn round_trip(py: &str, model: &str, strategy: &str) {
     let spec = ModelSpec::parse(fixture(model).to_str().unwrap()).unwrap();
@@ -53,6 +68,7 @@ fn round_trip(py: &str, model: &str, strategy: &str) {
         ("input_ids".to_string(), ids.to_dtype(DType::I64).unwrap()),
         ("logits".to_string(), m.lm.forward(&ids).unwrap()),
         ("base_logits".to_string(), base_logits),
+        ("sample_ids".to_string(), sample_ids(&m)),
     ]
     .into();
     candle_core::safetensors::save(&tensors, &logits).unwrap();

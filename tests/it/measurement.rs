@@ -388,3 +388,22 @@ fn chat_probe_scores_the_base_replies_and_caches_them() {
         plain.notes
     );
 }
+
+#[test]
+fn nucleus_samples_are_seeded() {
+    use ablate::eval::generate::{Chooser, continuation, greedy};
+    let dev = candle_core::Device::Cpu;
+    let m = ablate::models::load_frozen(fixture("tiny-gpt-neo").to_str().unwrap(), &dev).unwrap();
+    let draw = |temperature, seed| {
+        let c = Chooser {
+            temperature,
+            top_p: 0.9,
+            seed,
+        };
+        continuation(m.lm.as_ref(), &m.tokenizer, "It was late", 12, 32, c, &dev).unwrap()
+    };
+    assert_eq!(draw(1.0, 0), draw(1.0, 0), "the same seed, the same sample");
+    assert_ne!(draw(1.0, 0), draw(1.0, 1), "another seed, another sample");
+    let g = greedy(m.lm.as_ref(), &m.tokenizer, "It was late", 12, 32, &dev).unwrap();
+    assert_eq!(draw(0.0, 7), g, "temperature 0 is greedy whatever the seed");
+}
