@@ -91,8 +91,8 @@ pub fn train(a: TrainArgs) -> Result<()> {
         let after = e.ppl_after().unwrap_or(f64::NAN);
         println!(
             "ppl {} ({} blocks): {:.3} -> {after:.3}",
-            e.corpus,
-            e.blocks.len(),
+            e.source.corpus,
+            e.source.blocks.len(),
             e.ppl_before()
         );
     }

@@ -70,15 +70,14 @@ pub struct DatasetSpec {
     pub keep_lines: Vec<String>,
 }
 
-/// The files' names without folders: ids and records must not depend on the machine.
+/// A file's name without its folders: ids and records must not depend on the machine.
+pub fn file_name(f: &Path) -> String {
+    f.file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
 pub fn file_names(files: &[PathBuf]) -> Vec<String> {
-    files
-        .iter()
-        .map(|f| {
-            f.file_name()
-                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-        })
-        .collect()
+    files.iter().map(|f| file_name(f)).collect()
 }
 
 impl DatasetSpec {

@@ -33,9 +33,7 @@ impl ChatProbe {
         if p.max_reply_tokens == 0 {
             bail!("{file}: `max_reply_tokens` must be at least 1")
         }
-        p.file = path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        p.file = super::datasets::file_name(path);
         Ok(p)
     }
 }

@@ -1,4 +1,9 @@
-//! Small order statistics for step times.
+//! Small statistics for measurements: mean and order statistics.
+
+/// The arithmetic mean; None for no samples.
+pub fn mean(samples: &[f64]) -> Option<f64> {
+    (!samples.is_empty()).then(|| samples.iter().sum::<f64>() / samples.len() as f64)
+}
 
 /// The q-quantile (0..=1) by linear interpolation; None for no samples.
 pub fn quantile(samples: &[f64], q: f64) -> Option<f64> {

@@ -83,13 +83,21 @@ fn save_tensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<u64> {
     Ok(std::fs::metadata(path)?.len())
 }
 
-/// The model as a Hugging Face folder: every base parameter as it is now (a tied lm_head once, as
-/// transformers saves it), LoRA adapters (built with `lora`) merged into their weights. Returns
-/// the bytes written.
-pub fn save_hf_folder(model: &Model, lora: Option<&LoraSpec>, dir: &Path) -> Result<u64> {
+/// The model as a Hugging Face folder: every parameter as it is now (a tied lm_head once, as
+/// transformers saves it). A model with LoRA adapters is saved with `save_peft_adapter`.
+/// Returns the bytes written.
+pub fn save_hf_folder(model: &Model, dir: &Path) -> Result<u64> {
+    let params = model.lm.params();
+    anyhow::ensure!(
+        !params.iter().any(|p| p.name().contains(".lora_")),
+        "a model with LoRA adapters is saved as a PEFT adapter, not a Hugging Face folder"
+    );
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_json(&dir.join("config.json"), &model.arch().to_hf_json())?;
-    let tensors = merged_base_tensors(model.lm.as_ref(), lora)?;
+    let tensors: HashMap<String, Tensor> = params
+        .iter()
+        .map(|p| (p.name().to_string(), p.tensor().detach()))
+        .collect();
     let bytes = save_tensors(&tensors, &dir.join("model.safetensors"))?;
     let tok = dir.join("tokenizer.json");
     model
@@ -111,36 +119,6 @@ pub fn save_hf_folder(model: &Model, lora: Option<&LoraSpec>, dir: &Path) -> Res
     let tok_config_path = dir.join("tokenizer_config.json");
     write_json(&tok_config_path, &tok_config)?;
     Ok(bytes + std::fs::metadata(&tok)?.len() + std::fs::metadata(&tok_config_path)?.len())
-}
-
-/// Base weights by name, with `W + scale * B @ A` where a linear carries an adapter.
-fn merged_base_tensors(
-    lm: &dyn CausalLm,
-    lora: Option<&LoraSpec>,
-) -> Result<HashMap<String, Tensor>> {
-    let params = lm.params();
-    let find = |n: &str| params.iter().find(|p| p.name() == n);
-    let mut out = HashMap::new();
-    for p in &params {
-        let name = p.name();
-        if name.contains(".lora_") {
-            continue;
-        }
-        let mut t = p.tensor().detach();
-        if let Some(prefix) = name.strip_suffix(".weight")
-            && let (Some(a), Some(b)) = (
-                find(&format!("{prefix}.lora_A.weight")),
-                find(&format!("{prefix}.lora_B.weight")),
-            )
-        {
-            let l = lora.context("a model with adapters needs its LoRA settings to merge them")?;
-            let scale = l.alpha / l.rank as f64;
-            let delta = (b.tensor().matmul(a.tensor())? * scale)?;
-            t = (t + delta)?;
-        }
-        out.insert(name.to_string(), t.contiguous()?);
-    }
-    Ok(out)
 }
 
 /// The LoRA adapters of a model as a PEFT adapter folder for the base model `base` (a name or

@@ -17,6 +17,18 @@ fn required(dir: &Path, name: &str) -> Result<PathBuf> {
     Ok(p)
 }
 
+/// The folder's weight files, sorted (test fixtures keep reference outputs beside the weights).
+pub(crate) fn weight_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list model folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .filter(|p| p.file_name().is_some_and(|n| n != "reference.safetensors"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 pub fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
     Tokenizer::from_file(path).map_err(|e| anyhow!("cannot read tokenizer {}: {e}", path.display()))
 }
@@ -27,14 +39,7 @@ pub fn read(dir: &Path, device: &Device) -> Result<Checkpoint> {
     let tokenizer = load_tokenizer(&tok_path)?;
     check_vocab(&tokenizer, &arch, &tok_path.display().to_string())?;
 
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot list model folder {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        // Test fixtures keep reference outputs beside the weights.
-        .filter(|p| p.file_name().is_some_and(|n| n != "reference.safetensors"))
-        .collect();
-    files.sort();
+    let files = weight_files(dir)?;
     if files.is_empty() {
         bail!("missing model file: no *.safetensors in {}", dir.display())
     }

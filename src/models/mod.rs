@@ -18,6 +18,7 @@ use anyhow::{Result, bail};
 use candle_core::{Device, Tensor};
 use tokenizers::Tokenizer;
 
+use crate::config::datasets::file_name;
 use crate::nn::Param;
 pub use config::ArchConfig;
 pub use weights::{ParamPlan, WeightSet};
@@ -144,26 +145,14 @@ impl ModelSpec {
             Self::HfDir(dir) => dir.clone(),
             Self::Hub(id) => hub::download(id)?,
         };
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name().is_some_and(|n| {
-                    let n = n.to_string_lossy();
-                    n == "config.json"
-                        || n == "tokenizer.json"
-                        || (n.ends_with(".safetensors") && n != "reference.safetensors")
-                })
-            })
-            .collect();
-        files.sort();
+        // The files `hf::read` reads: config, tokenizer, weights.
+        let files = [dir.join("config.json"), dir.join("tokenizer.json")]
+            .into_iter()
+            .chain(hf::weight_files(&dir)?);
         let mut listing = String::new();
-        for f in &files {
-            let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
-            listing.push_str(&format!(
-                "{} {}\n",
-                fetch::sha256_file(f)?,
-                name.unwrap_or_default()
-            ));
+        for f in files {
+            let digest = fetch::sha256_file(&f)?;
+            listing.push_str(&format!("{digest} {}\n", file_name(&f)));
         }
         Ok(fetch::sha256_hex(listing.as_bytes()))
     }
@@ -189,20 +178,6 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    pub fn names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.tensors.keys().cloned().collect();
-        v.sort();
-        v
-    }
-
-    /// Every tensor's group and layer, from the architecture's naming table.
-    pub fn param_infos(&self) -> Result<Vec<crate::strategy::ParamInfo>> {
-        let names = self.names();
-        self.arch
-            .naming()
-            .describe_all(names.iter().map(String::as_str))
-    }
-
     /// Build a model whose parameters train as `plan` says; every checkpoint tensor must be
     /// used. The checkpoint stays usable (tensors are shared, Vars copy on creation).
     pub fn build(&self, device: &Device, plan: ParamPlan) -> Result<Model> {

@@ -27,10 +27,8 @@ impl RmsNorm {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        check_weight("rms-norm", x, self.weight.tensor())?;
         if fused_ok(x) {
-            x.contiguous()?
-                .apply_op2(self.weight.tensor(), RmsNormOp { eps: self.eps })
+            rms_norm_fused(x, self.weight.tensor(), self.eps)
         } else {
             rms_norm_composed(x, self.weight.tensor(), self.eps)
         }
@@ -44,7 +42,8 @@ pub fn rms_norm_composed(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
 }
 
 /// A norm's weight (and bias) must have one entry per element of the normalised last dimension;
-/// the fused ops would otherwise read past it or leave part of the row unscaled.
+/// the fused kernels would otherwise read past it or leave part of the row unscaled (the
+/// composed forms fail in broadcasting by themselves).
 fn check_weight(op: &str, x: &Tensor, w: &Tensor) -> Result<()> {
     let d = x.dim(D::Minus1)?;
     if w.dims() != [d] {
@@ -152,8 +151,6 @@ impl LayerNorm {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        check_weight("layer-norm", x, self.weight.tensor())?;
-        check_weight("layer-norm", x, self.bias.tensor())?;
         if fused_ok(x) {
             layer_norm_fused(x, self.weight.tensor(), self.bias.tensor(), self.eps)
         } else {

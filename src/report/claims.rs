@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::data::Results;
 use super::rules::{self, LossCurve, ProbeForgetting, Verdict};
 use super::stats::{Interval, bootstrap_diff, t_interval};
+use crate::measure::stats::mean;
 use crate::models::ArchConfig;
 use crate::strategy::Strategy;
 
@@ -292,9 +293,7 @@ fn style(data: &Results) -> Claim {
             .iter()
             .filter_map(|r| {
                 let (o, g) = (change(&r.id, d)?, change(&r.id, "general")?);
-                Some(
-                    g.iter().sum::<f64>() / g.len() as f64 - o.iter().sum::<f64>() / o.len() as f64,
-                )
+                Some(mean(g)? - mean(o)?)
             })
             .collect();
         let i = if per_seed.len() >= 2 {

@@ -58,7 +58,7 @@ fn t975(df: usize) -> f64 {
 }
 
 fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
+    crate::measure::stats::mean(v).unwrap_or(f64::NAN)
 }
 
 /// Mean and 95% t interval; `None` for fewer than 2 values (no spread to speak of).

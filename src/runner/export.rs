@@ -16,7 +16,7 @@ use crate::models::ModelSpec;
 use crate::results::schema::{self, ColumnKind};
 use crate::strategy::LoraSpec;
 use crate::train::batches::Batches;
-use crate::train::setup::param_plan;
+use crate::train::setup::plan_for;
 
 pub const FRAMEWORK: &str = "pytorch";
 
@@ -69,12 +69,7 @@ fn plan_one(
     tok: &tokenizers::Tokenizer,
 ) -> Result<ReferencePlan> {
     let cfg = &run.config;
-    let arch = run.model.arch()?;
-    let names = crate::train::setup::base_param_names(&arch)?;
-    let infos = arch
-        .naming()
-        .describe_all(names.iter().map(String::as_str))?;
-    let trainable = param_plan(&run.strategy, &infos, arch.num_layers(), cfg.seed)?
+    let trainable = plan_for(&run.model.arch()?, &run.strategy, cfg.seed)?
         .trainable
         .into_iter()
         .collect();
@@ -96,14 +91,15 @@ fn plan_one(
         })
         .collect();
     let mut eval = Vec::new();
-    for d in std::iter::once(&cfg.dataset).chain(&cfg.eval_corpora) {
-        let set = Dataset::load(d, tok)?;
+    let others = cfg.eval_corpora.iter().map(|d| Dataset::load(d, tok));
+    for set in std::iter::once(Ok(ds)).chain(others) {
+        let set = set?;
         let b: Vec<Vec<u32>> = set
             .eval_sample(s.eval_blocks)
             .iter()
             .map(|x| x.ids.to_vec())
             .collect();
-        eval.push((d.name.clone(), cfg.role_of(&d.name).to_string(), b));
+        eval.push((set.name.clone(), cfg.role_of(&set.name).to_string(), b));
     }
     let (model_kind, model_location) = model_kind(&run.model)?;
     Ok(ReferencePlan {

@@ -2,6 +2,7 @@
 
 use crate::config::grid::RunConfig;
 use crate::measure::hardware::{Hardware, framework_version};
+use crate::measure::stats::mean;
 use crate::measure::{HEAP_METHOD, RSS_METHOD};
 use crate::results::{CurveRow, EvalBlockRow, EvalRow, RunRecord, RunRow, StepRow};
 use crate::train::run::RunOutput;
@@ -78,10 +79,6 @@ pub fn step_rows(run_id: &str, steps: &[StepRecord]) -> Vec<StepRow> {
         .collect()
 }
 
-fn mean(v: &[f64]) -> Option<f64> {
-    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-}
-
 /// All rows of a finished run: `row` (from `base_row`) filled with the measurements.
 pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
     let t = &out.train;
@@ -89,7 +86,7 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
     row.model_source = out.model_source.clone();
     row.notes = (!out.notes.is_empty()).then(|| out.notes.join("; "));
     row.model_sha256 = Some(out.model_sha256.clone());
-    row.data_sha256 = out.evals.first().map(|e| e.sha256.clone());
+    row.data_sha256 = out.evals.first().map(|e| e.source.sha256.clone());
     row.params_total = out.accounting.total as u64;
     row.params_trainable = out.accounting.trainable as u64;
     row.trainable_ratio = out.accounting.ratio();
@@ -118,41 +115,42 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
     let evals: Vec<EvalRow> = out
         .evals
         .iter()
-        .map(|e| EvalRow {
-            run_id: id.clone(),
-            corpus: e.corpus.clone(),
-            role: cfg.role_of(&e.corpus).into(),
-            ppl_before: Some(e.ppl_before()),
-            ppl_after: e.ppl_after(),
-            corpus_sha256: Some(e.sha256.clone()),
-            blocks: Some(e.blocks.len() as u64),
-            tokens: Some(e.tokens.iter().sum::<usize>() as u64),
-            files: Some(
-                e.blocks
-                    .iter()
-                    .map(|b| b.0)
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .map(|f| e.files[f].clone())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-            before_cached: Some(u64::from(e.before_cached)),
+        .map(|e| {
+            let src = &e.source;
+            let files: std::collections::BTreeSet<usize> = src.blocks.iter().map(|b| b.0).collect();
+            EvalRow {
+                run_id: id.clone(),
+                corpus: src.corpus.clone(),
+                role: cfg.role_of(&src.corpus).into(),
+                ppl_before: Some(e.ppl_before()),
+                ppl_after: e.ppl_after(),
+                corpus_sha256: Some(src.sha256.clone()),
+                blocks: Some(src.blocks.len() as u64),
+                tokens: Some(src.tokens.iter().sum::<usize>() as u64),
+                files: Some(
+                    files
+                        .into_iter()
+                        .map(|f| src.files[f].as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                before_cached: Some(u64::from(e.before_cached)),
+            }
         })
         .collect();
     let eval_blocks = out
         .evals
         .iter()
         .flat_map(|e| {
-            let id = &id;
-            (0..e.blocks.len()).map(move |i| EvalBlockRow {
+            let (id, src) = (&id, &e.source);
+            (0..src.blocks.len()).map(move |i| EvalBlockRow {
                 run_id: id.clone(),
-                corpus: e.corpus.clone(),
-                role: cfg.role_of(&e.corpus).into(),
+                corpus: src.corpus.clone(),
+                role: cfg.role_of(&src.corpus).into(),
                 block: i as u64,
-                file: e.files[e.blocks[i].0].clone(),
-                offset: e.blocks[i].1 as u64,
-                tokens: e.tokens[i] as u64,
+                file: src.files[src.blocks[i].0].clone(),
+                offset: src.blocks[i].1 as u64,
+                tokens: src.tokens[i] as u64,
                 nll_before: Some(e.nll_before[i]),
                 nll_after: e.nll_after.as_ref().map(|a| a[i]),
             })

@@ -112,8 +112,7 @@ impl Strategy {
         };
         self.lora().is_some_and(|l| {
             let last = prefix.rsplit('.').next().unwrap_or(prefix);
-            l.targets.iter().any(|t| t == last)
-                && (self.spec.layers.is_none() || self.in_layers(p.layer, n_layers))
+            l.targets.iter().any(|t| t == last) && self.in_layers(p.layer, n_layers)
         })
     }
 

@@ -21,6 +21,7 @@ use crate::eval::chat::{encode_prompt, generate_replies, reply_nll};
 use crate::eval::generate::{Chooser, continuation};
 use crate::eval::perplexity;
 use crate::measure::alloc;
+use crate::measure::stats::mean;
 use crate::models::export::{save_hf_folder, save_peft_adapter};
 use crate::models::{CausalLm, Model, ModelSpec};
 use crate::strategy::Strategy;
@@ -53,9 +54,9 @@ pub enum Save {
     Export(PathBuf),
 }
 
-/// One corpus's evaluation: which blocks (spread over its files) and their mean NLL.
+/// What a corpus (or probe) scores: which blocks, spread over which files.
 #[derive(Clone, Debug)]
-pub struct CorpusEval {
+pub struct EvalSource {
     pub corpus: String,
     pub sha256: String,
     pub files: Vec<String>,
@@ -64,6 +65,25 @@ pub struct CorpusEval {
     pub blocks: Vec<(usize, usize)>,
     /// Tokens scored in each block.
     pub tokens: Vec<usize>,
+}
+
+impl EvalSource {
+    /// The `keep` blocks of this source, in that order.
+    fn pick(&self, keep: &[usize]) -> Self {
+        Self {
+            corpus: self.corpus.clone(),
+            sha256: self.sha256.clone(),
+            files: self.files.clone(),
+            blocks: keep.iter().map(|&i| self.blocks[i]).collect(),
+            tokens: keep.iter().map(|&i| self.tokens[i]).collect(),
+        }
+    }
+}
+
+/// One corpus's evaluation: its blocks and their mean NLL before and after training.
+#[derive(Clone, Debug)]
+pub struct CorpusEval {
+    pub source: EvalSource,
     pub nll_before: Vec<f64>,
     /// The before scores came from the cache (another run of the same model scored them).
     pub before_cached: bool,
@@ -71,7 +91,7 @@ pub struct CorpusEval {
 }
 
 fn ppl(nll: &[f64]) -> f64 {
-    (nll.iter().sum::<f64>() / nll.len() as f64).exp()
+    mean(nll).unwrap_or(f64::NAN).exp()
 }
 
 impl CorpusEval {
@@ -134,24 +154,21 @@ enum Items {
 }
 
 /// One corpus (or probe) as scored: its items and where each came from.
-#[derive(Clone)]
 struct EvalSet {
-    corpus: String,
-    sha256: String,
-    files: Vec<String>,
-    positions: Vec<(usize, usize)>,
-    tokens: Vec<usize>,
+    source: EvalSource,
     items: Items,
 }
 
 impl EvalSet {
     fn blocks(ds: &Dataset, picks: &[EvalBlock]) -> Self {
         Self {
-            corpus: ds.name.clone(),
-            sha256: ds.sha256.clone(),
-            files: crate::config::datasets::file_names(&ds.files),
-            positions: picks.iter().map(|b| (b.file, b.offset)).collect(),
-            tokens: picks.iter().map(|b| b.ids.len()).collect(),
+            source: EvalSource {
+                corpus: ds.name.clone(),
+                sha256: ds.sha256.clone(),
+                files: crate::config::datasets::file_names(&ds.files),
+                blocks: picks.iter().map(|b| (b.file, b.offset)).collect(),
+                tokens: picks.iter().map(|b| b.ids.len()).collect(),
+            },
             items: Items::Blocks(picks.iter().map(|b| b.ids.to_vec()).collect()),
         }
     }
@@ -170,19 +187,14 @@ impl EvalSet {
 
     /// `n` items evenly spaced through the set (all when it has no more): the curve subset.
     fn subset(&self, n: usize) -> Self {
-        let k = self.positions.len();
+        let k = self.source.blocks.len();
         let keep: Vec<usize> = if n == 0 || n >= k {
             (0..k).collect()
         } else {
             (0..n).map(|j| (2 * j + 1) * k / (2 * n)).collect()
         };
-        let pick = |v: &[usize]| keep.iter().map(|&i| v[i]).collect::<Vec<_>>();
         Self {
-            corpus: self.corpus.clone(),
-            sha256: self.sha256.clone(),
-            files: self.files.clone(),
-            positions: keep.iter().map(|&i| self.positions[i]).collect(),
-            tokens: pick(&self.tokens),
+            source: self.source.pick(&keep),
             items: match &self.items {
                 Items::Blocks(b) => Items::Blocks(keep.iter().map(|&i| b[i].clone()).collect()),
                 Items::Chat(c) => Items::Chat(keep.iter().map(|&i| c[i].clone()).collect()),
@@ -295,18 +307,16 @@ fn chat_set(
     };
     let sha = key(serde_json::json!({ "instructions": probe.instructions }));
     let set = EvalSet {
-        corpus: "chat".into(),
-        sha256: sha,
-        files: vec![probe.file.clone()],
-        positions: (0..prompts.len()).map(|i| (0, i)).collect(),
-        tokens: replies.iter().map(Vec::len).collect(),
+        source: EvalSource {
+            corpus: "chat".into(),
+            sha256: sha,
+            files: vec![probe.file.clone()],
+            blocks: (0..prompts.len()).map(|i| (0, i)).collect(),
+            tokens: replies.iter().map(Vec::len).collect(),
+        },
         items: Items::Chat(prompts.into_iter().zip(replies).collect()),
     };
     Ok(ChatOutcome::Scored(set, nll, cached))
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
 }
 
 pub fn run(
@@ -337,10 +347,10 @@ pub fn run(
         let set = EvalSet::blocks(ds, &sample(ds, s.eval_blocks)?);
         let k = key(serde_json::json!({
             "model": model_sha256, "corpus": ds.sha256, "seq_len": ds.seq_len,
-            "blocks": set.positions, "batch": s.eval_batch,
+            "blocks": set.source.blocks, "batch": s.eval_batch,
         }));
         let (nll, cached) = match cache_read(cache, &k) {
-            Some(c) if c.nll.len() == set.positions.len() => (c.nll, true),
+            Some(c) if c.nll.len() == set.source.blocks.len() => (c.nll, true),
             _ => {
                 let (nll, tps) = set.score(lm, s.eval_batch, device)?;
                 if i == 0 {
@@ -406,9 +416,9 @@ pub fn run(
             let (nll, _) = alloc::excluded_from_peak(|| set.score(lm, s.eval_batch, device))?;
             curves.push(CurvePoint {
                 step,
-                corpus: set.corpus.clone(),
-                nll: mean(&nll),
-                tokens: set.tokens.iter().sum(),
+                corpus: set.source.corpus.clone(),
+                nll: mean(&nll).unwrap_or(f64::NAN),
+                tokens: set.source.tokens.iter().sum(),
             });
         }
         curve_seconds += t.elapsed().as_secs_f64();
@@ -447,11 +457,7 @@ pub fn run(
             None
         };
         out_evals.push(CorpusEval {
-            corpus: set.corpus.clone(),
-            sha256: set.sha256.clone(),
-            files: set.files.clone(),
-            blocks: set.positions.clone(),
-            tokens: set.tokens.clone(),
+            source: set.source.clone(),
             nll_before,
             before_cached,
             nll_after,
@@ -463,7 +469,7 @@ pub fn run(
         Some(Save::Tensors(p)) => Some(save_trainable(lm, p)?),
         Some(Save::Export(dir)) => Some(match plan.strategy.lora() {
             Some(l) => save_peft_adapter(lm, l, &plan.model_name, dir)?,
-            None => save_hf_folder(&model, None, dir)?,
+            None => save_hf_folder(&model, dir)?,
         }),
         None => None,
     };

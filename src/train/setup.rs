@@ -1,5 +1,6 @@
 //! From a checkpoint and a strategy to a model whose parameters train as the strategy says, in a
-//! straight line: read the checkpoint, resolve the strategy against its names into a plan, build.
+//! straight line: read the checkpoint, resolve the strategy against the architecture's parameters
+//! into a plan, build. Accounting and the PyTorch plans resolve through the same `plan_for`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -11,15 +12,14 @@ use super::accounting::Accounting;
 use crate::models::{ArchConfig, CausalLm, Checkpoint, Model, ParamPlan, WeightSet, build_lm};
 use crate::strategy::{ParamInfo, Strategy};
 
-/// What `strategy` trains and adapts in a model with these parameters, after checking that every
-/// rule of the strategy matches something.
-pub fn param_plan(
-    strategy: &Strategy,
-    params: &[ParamInfo],
-    n_layers: usize,
-    seed: u64,
-) -> Result<ParamPlan> {
-    let sel = strategy.select(params, n_layers)?;
+/// What `strategy` trains and adapts in a model of `arch` (its own parameters, named by the
+/// architecture's table), after checking that every rule of the strategy matches something.
+pub fn plan_for(arch: &ArchConfig, strategy: &Strategy, seed: u64) -> Result<ParamPlan> {
+    let lm = shapes(arch, ParamPlan::frozen())?;
+    let params: Vec<ParamInfo> = arch
+        .naming()
+        .describe_all(lm.params().iter().map(|p| p.name()))?;
+    let sel = strategy.select(&params, arch.num_layers())?;
     let lora = strategy.lora();
     Ok(ParamPlan {
         trainable: sel.trainable,
@@ -37,8 +37,7 @@ pub fn build_for_strategy(
     seed: u64,
     device: &Device,
 ) -> Result<Model> {
-    let plan = param_plan(strategy, &ckpt.param_infos()?, ckpt.arch.num_layers(), seed)?;
-    ckpt.build(device, plan)
+    ckpt.build(device, plan_for(&ckpt.arch, strategy, seed)?)
 }
 
 /// Parameter names and shapes of an architecture from its config alone (nothing allocated).
@@ -50,19 +49,9 @@ fn shapes(arch: &ArchConfig, plan: ParamPlan) -> Result<Box<dyn CausalLm>> {
     )
 }
 
-/// The base parameter names of an architecture, from its config alone.
-pub fn base_param_names(arch: &ArchConfig) -> Result<Vec<String>> {
-    let lm = shapes(arch, ParamPlan::frozen())?;
-    Ok(lm.params().iter().map(|p| p.name().to_string()).collect())
-}
-
 /// Parameter accounting from the architecture alone (no weights are read or allocated).
 pub fn plan_accounting(arch: &ArchConfig, strategy: &Strategy) -> Result<Accounting> {
-    let names = base_param_names(arch)?;
-    let infos = arch
-        .naming()
-        .describe_all(names.iter().map(String::as_str))?;
-    let plan = param_plan(strategy, &infos, arch.num_layers(), 0)?;
+    let plan = plan_for(arch, strategy, 0)?;
     let trainable = plan.trainable.clone();
     let lm = shapes(arch, plan)?;
     Accounting::new(

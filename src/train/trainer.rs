@@ -187,6 +187,7 @@ pub fn train(
         .map(|r| r.step_s)
         .collect();
     let measured_time: f64 = measured.iter().sum();
+    let peak_heap_bytes = alloc::peak_bytes();
     Ok(TrainReport {
         tokens_seen: records.len() * step_tokens,
         tokens_per_s: if measured_time > 0.0 {
@@ -199,13 +200,8 @@ pub fn train(
         train_seconds: elapsed,
         steps: records,
         outcome,
-        peak_heap_bytes: alloc::peak_bytes(),
-        memory: match (
-            alloc::peak_bytes(),
-            live_start,
-            optimizer_bytes,
-            grads_bytes,
-        ) {
+        peak_heap_bytes,
+        memory: match (peak_heap_bytes, live_start, optimizer_bytes, grads_bytes) {
             (Some(peak), Some(start), Some(opt), Some(grads)) => Some(MemoryBreakdown {
                 start_bytes: start,
                 optimizer_bytes: opt,

@@ -32,18 +32,24 @@ pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
         .unwrap()
 }
 
-/// Run the tiny grid (tests/fixtures/tiny-grid.toml) into `results` with the real binary.
-pub fn run_tiny_grid(results: &Path) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ablate"))
-        .arg("run")
-        .arg(fixture("tiny-grid.toml"))
-        .arg("--results")
-        .arg(results)
-        .output()
-        .unwrap();
+/// Run `cmd`, which must succeed (its stderr is the failure message).
+pub fn run_ok(cmd: &mut std::process::Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Run the tiny grid (tests/fixtures/tiny-grid.toml) into `results` with the real binary.
+pub fn run_tiny_grid(results: &Path) {
+    run_ok(
+        std::process::Command::new(env!("CARGO_BIN_EXE_ablate"))
+            .arg("run")
+            .arg(fixture("tiny-grid.toml"))
+            .arg("--results")
+            .arg(results),
     );
 }

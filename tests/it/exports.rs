@@ -80,7 +80,7 @@ fn round_trip(py: &str, model: &str, strategy: &str) {
             cmd.arg("peft").arg(&out).arg(fixture(model));
         }
         None => {
-            save_hf_folder(&m, None, &out).unwrap();
+            save_hf_folder(&m, &out).unwrap();
             cmd.arg("hf").arg(&out);
         }
     }

@@ -213,27 +213,22 @@ fn a_changed_corpus_byte_gives_a_new_run_id() {
 #[test]
 fn bench_writes_every_repeat_as_parquet() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ablate"))
-        .args(["bench", "--model"])
-        .arg(fixture("tiny-gpt-neo"))
-        .args([
-            "--strategies",
-            "full,lora",
-            "--batch",
-            "2",
-            "--seq-len",
-            "16",
-            "--steps",
-            "2",
-        ])
-        .args(["--repeats", "2", "--results"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    crate::common::run_ok(
+        Command::new(env!("CARGO_BIN_EXE_ablate"))
+            .args(["bench", "--model"])
+            .arg(fixture("tiny-gpt-neo"))
+            .args([
+                "--strategies",
+                "full,lora",
+                "--batch",
+                "2",
+                "--seq-len",
+                "16",
+                "--steps",
+                "2",
+            ])
+            .args(["--repeats", "2", "--results"])
+            .arg(dir.path()),
     );
     let rows = read_table(dir.path(), "bench").unwrap().unwrap();
     assert_eq!(rows.height(), 4, "2 strategies x 2 repeats");
@@ -360,11 +355,11 @@ fn chat_probe_scores_the_base_replies_and_caches_them() {
     let chat = first
         .evals
         .iter()
-        .find(|e| e.corpus == "chat")
+        .find(|e| e.source.corpus == "chat")
         .expect("a chat eval");
-    assert_eq!(chat.blocks.len(), probe.instructions.len());
+    assert_eq!(chat.source.blocks.len(), probe.instructions.len());
     assert!(!chat.before_cached);
-    assert!(chat.tokens.iter().all(|&t| (1..=6).contains(&t)));
+    assert!(chat.source.tokens.iter().all(|&t| (1..=6).contains(&t)));
     let after = chat.nll_after.as_ref().unwrap();
     assert_ne!(after, &chat.nll_before, "training moved the reply NLL");
     assert!(
@@ -375,13 +370,17 @@ fn chat_probe_scores_the_base_replies_and_caches_them() {
     );
     // A second run of the same model takes replies and before scores from the cache.
     let second = chat_run(dir.path(), cache.path());
-    let chat2 = second.evals.iter().find(|e| e.corpus == "chat").unwrap();
+    let chat2 = second
+        .evals
+        .iter()
+        .find(|e| e.source.corpus == "chat")
+        .unwrap();
     assert!(chat2.before_cached);
     assert_eq!(chat2.nll_before, chat.nll_before);
 
     // A model without a chat template skips the probe and says why.
     let plain = chat_run(&fixture("tiny-gpt-neo"), cache.path());
-    assert!(plain.evals.iter().all(|e| e.corpus != "chat"));
+    assert!(plain.evals.iter().all(|e| e.source.corpus != "chat"));
     assert!(
         plain.notes.iter().any(|n| n.contains("no chat template")),
         "{:?}",
