@@ -14,11 +14,15 @@ pub struct ReportArgs {
     /// (dataset, strategy) cells would mix different experiments).
     #[arg(long)]
     mix_experiments: bool,
+    /// The learning-rate pilot's results folder: the Limits section says what it tried and picked.
+    #[arg(long)]
+    pilot: Option<PathBuf>,
 }
 
 pub fn report(a: ReportArgs) -> Result<()> {
     let opts = ablate::report::ReportOptions {
         mix_experiments: a.mix_experiments,
+        pilot: a.pilot.clone(),
     };
     let r = ablate::report::build_with(&a.results, &a.out, opts)?;
     println!(

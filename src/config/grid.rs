@@ -22,6 +22,8 @@
 //! batch_size = 2
 //! [custom_strategies.bitfit]          # custom strategies (see strategy::spec)
 //! train = ['\.bias$']
+//! [lr_sweep]                          # a learning-rate pilot: one run per rate
+//! full = [1e-4, 3e-4]
 //! ```
 
 use std::collections::BTreeMap;
@@ -61,6 +63,10 @@ struct RawGrid {
     overrides: Overrides,
     #[serde(default)]
     custom_strategies: BTreeMap<String, StrategySpec>,
+    /// Learning rates to try per strategy, one run each (a learning-rate pilot); a strategy not
+    /// listed keeps its settings' `lr`.
+    #[serde(default)]
+    lr_sweep: BTreeMap<String, Vec<f64>>,
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -108,10 +114,12 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    /// `own` (the corpus trained on), `cross` (another style the grid trains on), `general` (the
+    /// `validation` (train blocks held out for the learning-rate pilot), `own` (the corpus trained on), `cross` (another style the grid trains on), `general` (the
     /// near-domain control) or `probe` (any other corpus: out-of-domain text for forgetting).
     pub fn role_of(&self, corpus: &str) -> &'static str {
-        if corpus == self.dataset.name {
+        if corpus.ends_with(super::train::VALIDATION_SUFFIX) {
+            "validation"
+        } else if corpus == self.dataset.name {
             "own"
         } else if self.styles.iter().any(|s| s == corpus) {
             "cross"
@@ -220,6 +228,14 @@ impl Grid {
             strategies.push((s.clone(), spec));
         }
 
+        for (sname, lrs) in &raw.lr_sweep {
+            if !raw.strategies.contains(sname) {
+                bail!("{file}: [lr_sweep] `{sname}` names a strategy that is not in the grid")
+            }
+            if lrs.is_empty() {
+                bail!("{file}: [lr_sweep] `{sname}` lists no learning rate")
+            }
+        }
         for (kind, table, known) in [
             ("model", &raw.overrides.model, &raw.models),
             ("strategy", &raw.overrides.strategy, &raw.strategies),
@@ -250,7 +266,15 @@ impl Grid {
             };
             for ds in &datasets {
                 for (sname, sspec) in &strategies {
-                    for &seed in &raw.seeds {
+                    let lrs: Vec<Option<f64>> = match raw.lr_sweep.get(sname) {
+                        Some(l) => l.iter().copied().map(Some).collect(),
+                        None => vec![None],
+                    };
+                    for (&seed, lr) in raw
+                        .seeds
+                        .iter()
+                        .flat_map(|s| lrs.iter().map(move |l| (s, *l)))
+                    {
                         let excluded = raw.exclude.iter().any(|x| {
                             x.model.as_ref().is_none_or(|m| m == model)
                                 && x.dataset.as_ref().is_none_or(|d| *d == ds.name)
@@ -272,6 +296,9 @@ impl Grid {
                             &what,
                         )?;
                         settings.seed = seed;
+                        if let Some(lr) = lr {
+                            settings.lr = lr;
+                        }
                         settings
                             .check()
                             .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;

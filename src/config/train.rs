@@ -43,6 +43,11 @@ pub struct TrainSettings {
     pub eval_every: usize,
     /// Blocks per corpus in the curve subset.
     pub curve_blocks: usize,
+    /// Train blocks held out of training and scored before and after as `<corpus>:validation`
+    /// (0 = none): the learning-rate pilot picks by them, never by a block the report scores.
+    /// Left out of the run id when 0, so runs without it keep their ids.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub validation_blocks: usize,
     pub seed: u64,
     pub optimizer: OptimizerKind,
     /// Prompt continued greedily before and after training, to read the style (empty = none).
@@ -53,6 +58,13 @@ pub struct TrainSettings {
     /// 0 = greedy; above 0, nucleus sampling with `sample_top_p`.
     pub sample_temperature: f64,
     pub sample_top_p: f64,
+}
+
+/// The held-out validation slice of the trained corpus is recorded as `<corpus>:validation`.
+pub const VALIDATION_SUFFIX: &str = ":validation";
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Default for TrainSettings {
@@ -74,6 +86,7 @@ impl Default for TrainSettings {
             eval_batch: 8,
             eval_every: 0,
             curve_blocks: 16,
+            validation_blocks: 0,
             seed: 0,
             optimizer: OptimizerKind::default(),
             sample_prompt: "It was late in the evening when".into(),

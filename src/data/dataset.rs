@@ -192,6 +192,40 @@ impl Dataset {
         blocks(&self.train, self.seq_len)
     }
 
+    /// `n` train blocks held out for validation (evenly spaced through all train blocks, the same
+    /// for every seed), and the train blocks left to train on. `offset` is in the file's train
+    /// stream.
+    pub fn validation_split(&self, n: usize) -> (Vec<EvalBlock<'_>>, Vec<&[u32]>) {
+        let all: Vec<EvalBlock> = self
+            .train
+            .iter()
+            .enumerate()
+            .flat_map(|(f, s)| {
+                s.chunks_exact(self.seq_len)
+                    .enumerate()
+                    .map(move |(j, ids)| EvalBlock {
+                        file: f,
+                        offset: j * self.seq_len,
+                        ids,
+                    })
+            })
+            .collect();
+        let k = all.len();
+        let n = n.min(k);
+        let held: std::collections::BTreeSet<usize> =
+            (0..n).map(|j| (2 * j + 1) * k / (2 * n)).collect();
+        let mut val = Vec::with_capacity(n);
+        let mut train = Vec::with_capacity(k - n);
+        for (i, b) in all.into_iter().enumerate() {
+            if held.contains(&i) {
+                val.push(b);
+            } else {
+                train.push(b.ids);
+            }
+        }
+        (val, train)
+    }
+
     pub fn train_tokens(&self) -> usize {
         self.train.iter().map(Vec::len).sum()
     }

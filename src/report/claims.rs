@@ -172,22 +172,31 @@ fn loss_falls(data: &Results) -> Claim {
             diverged: *d,
         })
         .collect();
-    let parts: Vec<String> = curves
+    // Smoothed loss after warm-up, first minus last point, per run (positive = it fell).
+    let drops: Vec<f64> = curves
         .iter()
         .filter(|(l, w, _)| l.len() > *w)
-        .map(|(l, w, _)| format!("{:.3} -> {:.3}", l[*w], l[l.len() - 1]))
+        .map(|(l, w, _)| {
+            let s = rules::smoothed(&l[*w..]);
+            s[0] - s[s.len() - 1]
+        })
         .collect();
+    let fell = match t_interval(&drops) {
+        Some(i) => i.show(3, " nats", "runs"),
+        None => drops
+            .first()
+            .map_or("no curve".into(), |d| format!("{d:.3} nats (one run)")),
+    };
     let measured = format!(
-        "{} {FROZEN} runs; loss after warm-up -> last step: {}",
-        runs.len(),
-        parts.join(", ")
+        "{} {FROZEN} runs; smoothed training loss fell after warm-up by {fell}",
+        runs.len()
     );
     claim(c, rules::STEADY_RULE, measured, rules::steady(&runs))
 }
 
 /// A run's probe NLL change at the step where its own-corpus NLL gain reaches `gain`
 /// (linear interpolation between curve points); `None` if it never gets there.
-fn at_gain(
+pub(crate) fn at_gain(
     curves: &BTreeMap<String, Vec<(f64, f64)>>,
     own: &str,
     probe: &str,

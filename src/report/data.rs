@@ -103,6 +103,8 @@ pub struct Evidence {
     pub block_changes: BTreeMap<(String, String), Vec<f64>>,
     /// (strategy, repeat) -> (tokens/s, peak memory bytes), ablate's own bench rows.
     pub bench: BTreeMap<(String, i64), (f64, Option<f64>)>,
+    /// run id -> per-block (NLL before, NLL after) on the held-out validation slice.
+    pub validation: BTreeMap<String, Vec<(f64, f64)>>,
 }
 
 fn load_evidence(root: &Path) -> Result<Evidence> {
@@ -133,8 +135,13 @@ fn load_evidence(root: &Path) -> Result<Evidence> {
             strings_required(&df, "corpus")?,
         );
         let (before, after) = (numbers(&df, "nll_before")?, numbers(&df, "nll_after")?);
+        let role = strings_required(&df, "role")?;
         for i in 0..df.height() {
             if let (Some(b), Some(a)) = (before[i], after[i]) {
+                if role[i] == "validation" {
+                    e.validation.entry(ids[i].clone()).or_default().push((b, a));
+                    continue;
+                }
                 e.block_changes
                     .entry((ids[i].clone(), corpus[i].clone()))
                     .or_default()

@@ -5,24 +5,77 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use super::claims::{Claim, FROZEN};
-use super::data::{Results, Run, Stat};
+use super::data::{Results, Run};
+use super::stats::t_interval;
+use crate::measure::stats::mean;
 
 fn distinct<'a>(runs: &'a [Run], f: impl Fn(&'a Run) -> String) -> String {
     let set: BTreeSet<String> = runs.iter().map(f).collect();
     set.into_iter().collect::<Vec<_>>().join(", ")
 }
 
-fn pm(s: Option<Stat>, scale: f64, digits: usize) -> String {
-    match s {
-        None => "n/a".into(),
-        Some(s) if s.n > 1 => format!(
-            "{:.*} ± {:.*}",
-            digits,
-            s.mean * scale,
-            digits,
-            s.std * scale
+/// `mean [lo, hi]` (95% t interval) over two or more values, the value alone for one.
+fn ci(v: &[f64], scale: f64, digits: usize) -> String {
+    match (v.len(), t_interval(v)) {
+        (0, _) => "n/a".into(),
+        (_, Some(i)) => format!(
+            "{:.digits$} [{:.digits$}, {:.digits$}]",
+            i.estimate * scale,
+            i.lo * scale,
+            i.hi * scale
         ),
-        Some(s) => format!("{:.*}", digits, s.mean * scale),
+        _ => format!("{:.digits$}", v[0] * scale),
+    }
+}
+
+/// One value per ok run of (dataset, strategy).
+fn per_run(data: &Results, d: &str, s: &str, metric: &str) -> Vec<f64> {
+    data.ok_runs(d, s).filter_map(|r| r.get(metric)).collect()
+}
+
+/// One value per ok run of the strategy, over every dataset and seed.
+fn over_runs(data: &Results, s: &str, metric: &str) -> Vec<f64> {
+    data.datasets
+        .iter()
+        .flat_map(|d| per_run(data, d, s, metric))
+        .collect()
+}
+
+/// % change of `metric` against full's run with the same dataset and seed, per pair.
+fn pairs_vs_full(data: &Results, d: &str, s: &str, metric: &str) -> Vec<f64> {
+    data.ok_runs(d, s)
+        .filter_map(|r| {
+            let f = data.ok_runs(d, "full").find(|f| f.seed == r.seed)?;
+            Some(100.0 * (r.get(metric)? / f.get(metric)? - 1.0))
+        })
+        .collect()
+}
+
+fn paired_cell(data: &Results, d: &str, s: &str, metric: &str) -> String {
+    if s == "full" {
+        return "—".into();
+    }
+    let v = pairs_vs_full(data, d, s, metric);
+    if v.is_empty() {
+        "n/a".into()
+    } else {
+        format!("{}%", ci(&v, 1.0, 1))
+    }
+}
+
+fn vs_full(data: &Results, s: &str, metric: &str) -> String {
+    if s == "full" {
+        return "—".into();
+    }
+    let v: Vec<f64> = data
+        .datasets
+        .iter()
+        .flat_map(|d| pairs_vs_full(data, d, s, metric))
+        .collect();
+    if v.is_empty() {
+        "n/a".into()
+    } else {
+        format!("{}%", ci(&v, 1.0, 1))
     }
 }
 
@@ -39,17 +92,6 @@ fn ids(data: &Results, dataset: Option<&str>, strategy: &str) -> String {
         "none".into()
     } else {
         v.join(" ")
-    }
-}
-
-fn pct_vs_full(data: &Results, s: &str, metric: &str) -> String {
-    match (
-        data.across_datasets("full", metric),
-        data.across_datasets(s, metric),
-    ) {
-        (Some(f), Some(x)) if s != "full" => format!("{:+.1}%", 100.0 * (x.mean / f.mean - 1.0)),
-        (Some(_), Some(_)) => "—".into(),
-        _ => "n/a".into(),
     }
 }
 
@@ -79,7 +121,8 @@ fn figure(o: &mut String, files: &[String], name: &str, alt: &str) {
     }
 }
 
-pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
+/// `tuning`: how the learning rates were chosen (the pilot's picks), where known.
+pub fn render(data: &Results, claims: &[Claim], files: &[String], tuning: Option<&str>) -> String {
     let mut o = String::new();
     title(&mut o, data);
     setup(&mut o, data);
@@ -94,14 +137,14 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String]) -> String {
     forgetting(&mut o, data, files);
     frameworks(&mut o, data);
     samples(&mut o, data);
-    limits(&mut o, data);
+    limits(&mut o, data, tuning);
     every_run(&mut o, data);
     o
 }
 
 /// What a reader needs to weigh every number above: seeds, tokens, eval size, learning rates,
 /// hardware, model.
-fn limits(o: &mut String, data: &Results) {
+fn limits(o: &mut String, data: &Results, tuning: Option<&str>) {
     let runs = &data.runs;
     let per_cell: BTreeSet<usize> = data
         .datasets
@@ -136,8 +179,9 @@ fn limits(o: &mut String, data: &Results) {
         (
             "learning rates",
             format!(
-                "{}: set in the grid file, not tuned by these runs",
-                distinct(runs, |r| format!("{} {}", r.strategy, r.lr))
+                "{}: {}",
+                distinct(runs, |r| format!("{} {:e}", r.strategy, r.lr)),
+                tuning.unwrap_or("set in the grid file, not tuned (no pilot given to the report)")
             ),
         ),
         (
@@ -296,19 +340,19 @@ fn parameters(o: &mut String, data: &Results, files: &[String]) {
             "| {s} | {} | {:.0} | {} | {} |",
             t.map_or("n/a".into(), |t| format!("{:.0}", t.mean)),
             total,
-            pm(r, 100.0, 2),
+            r.map_or("n/a".into(), |r| format!("{:.2}", 100.0 * r.mean)),
             ids(data, None, s)
         );
     }
 }
 
-/// Peak heap and RSS per strategy, against full.
+/// Peak heap and RSS per strategy, and the paired change against full.
 fn memory(o: &mut String, data: &Results, files: &[String]) {
     let _ = writeln!(o, "\n## Peak memory\n");
     figure(o, files, "memory", "peak memory");
     let _ = writeln!(
         o,
-        "Mean over datasets and seeds (± standard deviation where there are several).\n"
+        "Cells: mean [95% t interval] over every run of the strategy (datasets x seeds); \"vs full\": the change against full's run of the same dataset and seed, mean [95% t interval] over those pairs. The bench rows (claim 2) measure the same thing interleaved.\n"
     );
     let _ = writeln!(
         o,
@@ -318,19 +362,23 @@ fn memory(o: &mut String, data: &Results, files: &[String]) {
         let _ = writeln!(
             o,
             "| {s} | {} | {} | {} | {} | {} |",
-            pm(data.across_datasets(s, "peak_mem_bytes"), 1e-9, 3),
-            pct_vs_full(data, s, "peak_mem_bytes"),
-            pm(data.across_datasets(s, "peak_rss_bytes"), 1e-9, 3),
-            pct_vs_full(data, s, "peak_rss_bytes"),
+            ci(&over_runs(data, s, "peak_mem_bytes"), 1e-9, 3),
+            vs_full(data, s, "peak_mem_bytes"),
+            ci(&over_runs(data, s, "peak_rss_bytes"), 1e-9, 3),
+            vs_full(data, s, "peak_rss_bytes"),
             ids(data, None, s)
         );
     }
 }
 
-/// Training and eval throughput per strategy, against full.
+/// Training and eval throughput per strategy, and the paired change against full.
 fn throughput(o: &mut String, data: &Results, files: &[String]) {
     let _ = writeln!(o, "\n## Throughput\n");
     figure(o, files, "throughput", "throughput");
+    let _ = writeln!(
+        o,
+        "Cells: mean [95% t interval] over every run of the strategy (datasets x seeds, run one after another, so host drift is in the spread); \"vs full\" is paired by dataset and seed. Claim 3 is judged from the interleaved bench rows instead.\n"
+    );
     let _ = writeln!(
         o,
         "| strategy | train tokens/s | vs full | step p50 (ms) | step p95 (ms) | eval tokens/s | runs |\n| --- | ---: | ---: | ---: | ---: | ---: | --- |"
@@ -339,34 +387,38 @@ fn throughput(o: &mut String, data: &Results, files: &[String]) {
         let _ = writeln!(
             o,
             "| {s} | {} | {} | {} | {} | {} | {} |",
-            pm(data.across_datasets(s, "tokens_per_s"), 1.0, 1),
-            pct_vs_full(data, s, "tokens_per_s"),
-            pm(data.across_datasets(s, "step_ms_p50"), 1.0, 0),
-            pm(data.across_datasets(s, "step_ms_p95"), 1.0, 0),
-            pm(data.across_datasets(s, "eval_tokens_per_s"), 1.0, 1),
+            ci(&over_runs(data, s, "tokens_per_s"), 1.0, 1),
+            vs_full(data, s, "tokens_per_s"),
+            ci(&over_runs(data, s, "step_ms_p50"), 1.0, 0),
+            ci(&over_runs(data, s, "step_ms_p95"), 1.0, 0),
+            ci(&over_runs(data, s, "eval_tokens_per_s"), 1.0, 1),
             ids(data, None, s)
         );
     }
 }
 
-/// Own-corpus perplexity before and after, per dataset and strategy.
+/// Own-corpus perplexity before and after, per dataset and strategy, paired against full.
 fn perplexity(o: &mut String, data: &Results, files: &[String]) {
     let _ = writeln!(o, "\n## Eval perplexity before and after\n");
     figure(o, files, "perplexity", "perplexity");
     let _ = writeln!(
         o,
-        "| dataset | strategy | before | after | change | final train loss | runs |\n| --- | --- | ---: | ---: | ---: | ---: | --- |"
+        "Cells: mean [95% t interval over seeds] (one seed: the value alone). \"vs full\": perplexity after against full's after, same seed (same batches, same eval blocks), mean [95% t interval over seeds].\n"
+    );
+    let _ = writeln!(
+        o,
+        "| dataset | strategy | before | after | vs full | final train loss | runs |\n| --- | --- | ---: | ---: | ---: | ---: | --- |"
     );
     for d in &data.datasets {
         for s in &data.strategies {
+            let v = |m: &str| per_run(data, d, s, m);
             let _ = writeln!(
                 o,
                 "| {d} | {s} | {} | {} | {} | {} | {} |",
-                pm(data.stat(d, s, "ppl_before"), 1.0, 3),
-                pm(data.stat(d, s, "ppl_after"), 1.0, 3),
-                data.stat(d, s, "d_own_pct")
-                    .map_or("n/a".into(), |c| format!("{:+.1}%", c.mean)),
-                pm(data.stat(d, s, "final_loss"), 1.0, 3),
+                ci(&v("ppl_before"), 1.0, 3),
+                ci(&v("ppl_after"), 1.0, 3),
+                paired_cell(data, d, s, "ppl_after"),
+                ci(&v("final_loss"), 1.0, 3),
                 ids(data, Some(d), s)
             );
         }
@@ -410,29 +462,80 @@ fn quality_cost(o: &mut String, files: &[String]) {
     );
 }
 
-/// Perplexity change on the near-domain control and the other style.
+/// Probe NLL change after training, and at the own-style gain every strategy reaches.
 fn forgetting(o: &mut String, data: &Results, files: &[String]) {
     let _ = writeln!(o, "## Forgetting\n");
-    figure(o, files, "forgetting", "forgetting");
+    figure(o, files, "forgetting", "learning against forgetting");
+    let probes = super::charts::probe_names(data);
+    if probes.is_empty() {
+        let _ = writeln!(o, "No probe curves were recorded.\n");
+        return;
+    }
     let _ = writeln!(
         o,
-        "| trained on | strategy | general: change | other style: change | runs |\n| --- | --- | ---: | ---: | --- |"
+        "NLL change (nats, after minus before; positive = forgetting) on the near-domain control and the out-of-domain probes. \"end\": on the full eval sample after training; \"at g*\": on the curve subsets, interpolated to the own-style NLL gain g* that every strategy of that dataset reaches (the weakest strategy's mean final gain), so strategies are compared at equal learning; \"per nat\" divides by g*. Cells: mean [95% t interval over seeds].\n"
     );
+    let mut head = String::from("| trained on | strategy | g* (nats) |");
+    let mut rule = String::from("| --- | --- | ---: |");
+    for p in &probes {
+        head.push_str(&format!(" {p}: end | {p}: at g* | {p}: per nat |"));
+        rule.push_str(" ---: | ---: | ---: |");
+    }
+    head.push_str(" runs |");
+    rule.push_str(" --- |");
+    let _ = writeln!(o, "{head}\n{rule}");
     for d in &data.datasets {
+        let g = matched_gain(data, d);
         for s in &data.strategies {
-            let f = |m: &str| {
-                data.stat(d, s, m)
-                    .map_or("n/a".into(), |c| format!("{:+.2}%", c.mean))
-            };
-            let _ = writeln!(
-                o,
-                "| {d} | {s} | {} | {} | {} |",
-                f("d_general_pct"),
-                f("d_cross_pct"),
-                ids(data, Some(d), s)
+            let mut row = format!(
+                "| {d} | {s} | {} |",
+                g.map_or("n/a".into(), |g| format!("{g:.4}"))
             );
+            for p in &probes {
+                let end: Vec<f64> = data
+                    .ok_runs(d, s)
+                    .filter_map(|r| {
+                        let c = data.evidence.block_changes.get(&(r.id.clone(), p.clone()))?;
+                        mean(c)
+                    })
+                    .collect();
+                let at: Vec<f64> = g.map_or_else(Vec::new, |g| {
+                    data.ok_runs(d, s)
+                        .filter_map(|r| {
+                            let c = data.evidence.eval_curves.get(&r.id)?;
+                            super::claims::at_gain(c, d, p, g)
+                        })
+                        .collect()
+                });
+                let per: Vec<f64> = g.map_or_else(Vec::new, |g| at.iter().map(|x| x / g).collect());
+                row.push_str(&format!(
+                    " {} | {} | {} |",
+                    ci(&end, 1.0, 4),
+                    ci(&at, 1.0, 4),
+                    ci(&per, 1.0, 3)
+                ));
+            }
+            let _ = writeln!(o, "{row} {} |", ids(data, Some(d), s));
         }
     }
+    let _ = writeln!(o);
+}
+
+/// The own-style NLL gain every strategy of `dataset` reaches: the smallest, over strategies, of
+/// the mean final gain on the curve subset; None when a strategy has no curve or none gains.
+fn matched_gain(data: &Results, dataset: &str) -> Option<f64> {
+    let mut g = f64::INFINITY;
+    for s in &data.strategies {
+        let gains: Vec<f64> = data
+            .ok_runs(dataset, s)
+            .filter_map(|r| {
+                let c = data.evidence.eval_curves.get(&r.id)?.get(dataset)?;
+                Some(c.first()?.1 - c.last()?.1)
+            })
+            .collect();
+        g = g.min(mean(&gains)?);
+    }
+    (g.is_finite() && g > 0.0).then_some(g)
 }
 
 /// ablate against each reference framework: speed, memory, quality, loss curves.
@@ -441,38 +544,40 @@ fn frameworks(o: &mut String, data: &Results) {
         let _ = writeln!(o, "\n## ablate against {fw}\n");
         let _ = writeln!(
             o,
-            "The same grid through {fw} ({}): same weights, token blocks in the same order, same trainable sets and optimizer settings. Values are means over datasets (± their spread); ratio = ablate / {fw}.\n",
+            "The same grid through {fw} ({}): same weights, token blocks in the same order, same trainable sets and optimizer settings. Per dataset; cells: mean [95% t interval over seeds] (one seed: the value); ratio = ablate / {fw} of the means.\n",
             distinct(&other.runs, |r| r.framework_version.clone())
         );
         let _ = writeln!(o, "![frameworks](frameworks_{fw}.png)\n");
         let _ = writeln!(
             o,
-            "| strategy | tokens/s ablate | {fw} | ratio | peak RSS ablate (GB) | {fw} | ratio | ppl after ablate | {fw} | ratio | trainable ablate | {fw} | runs |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+            "| dataset | strategy | tokens/s ablate | {fw} | ratio | peak RSS ablate (GB) | {fw} | ratio | ppl after ablate | {fw} | ratio | trainable ablate | {fw} | runs |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
         );
-        for s in &data.strategies {
-            let cell = |m: &str, scale: f64, d: usize| {
-                let (a, b) = (data.across_datasets(s, m), other.across_datasets(s, m));
-                let ratio = match (a, b) {
-                    (Some(a), Some(b)) if b.mean != 0.0 => format!("{:.3}", a.mean / b.mean),
-                    _ => "n/a".into(),
+        for d in &data.datasets {
+            for s in &data.strategies {
+                let cell = |m: &str, scale: f64, digits: usize| {
+                    let (a, b) = (per_run(data, d, s, m), per_run(other, d, s, m));
+                    let ratio = match (mean(&a), mean(&b)) {
+                        (Some(x), Some(y)) if y != 0.0 => format!("{:.3}", x / y),
+                        _ => "n/a".into(),
+                    };
+                    format!("{} | {} | {ratio}", ci(&a, scale, digits), ci(&b, scale, digits))
                 };
-                format!("{} | {} | {ratio}", pm(a, scale, d), pm(b, scale, d))
-            };
-            let t = |r: &Results| {
-                r.across_datasets(s, "params_trainable")
-                    .map_or("n/a".into(), |v| format!("{:.0}", v.mean))
-            };
-            let _ = writeln!(
-                o,
-                "| {s} | {} | {} | {} | {} | {} | {} {} |",
-                cell("tokens_per_s", 1.0, 1),
-                cell("peak_rss_bytes", 1e-9, 3),
-                cell("ppl_after", 1.0, 3),
-                t(data),
-                t(other),
-                ids(data, None, s),
-                ids(other, None, s)
-            );
+                let t = |r: &Results| {
+                    r.stat(d, s, "params_trainable")
+                        .map_or("n/a".into(), |v| format!("{:.0}", v.mean))
+                };
+                let _ = writeln!(
+                    o,
+                    "| {d} | {s} | {} | {} | {} | {} | {} | {} {} |",
+                    cell("tokens_per_s", 1.0, 1),
+                    cell("peak_rss_bytes", 1e-9, 3),
+                    cell("ppl_after", 1.0, 3),
+                    t(data),
+                    t(other),
+                    ids(data, Some(d), s),
+                    ids(other, Some(d), s)
+                );
+            }
         }
         let _ = writeln!(
             o,
@@ -507,7 +612,8 @@ fn frameworks(o: &mut String, data: &Results) {
     }
 }
 
-/// Continuations of the sample prompt before and after training.
+/// Continuations of the sample prompt before and after training: the same prompt and sampling
+/// seeds for the base model and every fine-tuned one (the first training seed's run shown).
 fn samples(o: &mut String, data: &Results) {
     let runs = &data.runs;
     let _ = writeln!(o, "\n## Samples\n");
@@ -515,36 +621,57 @@ fn samples(o: &mut String, data: &Results) {
         .iter()
         .map(|r| r.sample_prompt.clone())
         .find(|p| !p.is_empty());
-    match prompt {
-        None => {
-            let _ = writeln!(o, "No samples were recorded.");
+    let Some(p) = prompt else {
+        let _ = writeln!(o, "No samples were recorded.");
+        return;
+    };
+    let how = runs
+        .iter()
+        .find_map(|r| {
+            let t = r.get("sample_temperature")?;
+            let top_p = r.get("sample_top_p").unwrap_or(1.0);
+            Some(if t == 0.0 {
+                "greedy decoding".to_string()
+            } else {
+                format!("nucleus sampling (temperature {t}, top-p {top_p}), sampling seeds 0, 1, ...")
+            })
+        })
+        .unwrap_or_else(|| "greedy decoding".into());
+    let _ = writeln!(
+        o,
+        "Continuations of the prompt “{}” by {how} through candle-transformers' `LogitsProcessor`: the same prompt and sampling seeds before and after training, so a difference is the fine-tuning's (⏎ marks a line break). Shown: the run with the first training seed of each cell.\n",
+        one_line(&p)
+    );
+    let split = |t: &str| -> Vec<String> {
+        t.split(crate::train::run::SAMPLE_SEPARATOR)
+            .map(one_line)
+            .collect()
+    };
+    if let Some((base, id)) = runs
+        .iter()
+        .find_map(|r| Some((r.sample_before.clone()?, r.id.clone())))
+    {
+        let _ = writeln!(
+            o,
+            "| base model, sample | continuation | run |\n| ---: | --- | --- |"
+        );
+        for (k, t) in split(&base).iter().enumerate() {
+            let _ = writeln!(o, "| {k} | {t} | {id} |");
         }
-        Some(p) => {
-            let _ = writeln!(
-                o,
-                "Greedy continuation of the prompt “{}”, by the base model and by each fine-tuned one (⏎ marks a line break).\n",
-                one_line(&p)
-            );
-            if let Some(base) = runs.iter().find_map(|r| r.sample_before.clone()) {
-                let _ = writeln!(o, "Base model: {}\n", one_line(&base));
-            }
-            let _ = writeln!(
-                o,
-                "| trained on | strategy | seed | continuation | run |\n| --- | --- | ---: | --- | --- |"
-            );
-            for d in &data.datasets {
-                for s in &data.strategies {
-                    for r in data.ok_runs(d, s) {
-                        if let Some(t) = &r.sample_after {
-                            let _ = writeln!(
-                                o,
-                                "| {d} | {s} | {} | {} | {} |",
-                                r.seed,
-                                one_line(t),
-                                r.id
-                            );
-                        }
-                    }
+        let _ = writeln!(o);
+    }
+    let _ = writeln!(
+        o,
+        "| trained on | strategy | sample | continuation | run |\n| --- | --- | ---: | --- | --- |"
+    );
+    for d in &data.datasets {
+        for s in &data.strategies {
+            let Some(r) = data.ok_runs(d, s).min_by_key(|r| r.seed) else {
+                continue;
+            };
+            if let Some(t) = &r.sample_after {
+                for (k, t) in split(t).iter().enumerate() {
+                    let _ = writeln!(o, "| {d} | {s} | {k} | {t} | {} |", r.id);
                 }
             }
         }

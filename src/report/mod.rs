@@ -7,6 +7,7 @@ pub mod charts;
 pub mod claims;
 pub mod data;
 pub mod markdown;
+pub mod pilot;
 pub mod rules;
 pub mod stats;
 pub mod style;
@@ -24,10 +25,12 @@ pub struct ReportSummary {
 }
 
 /// How to read the results folder.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ReportOptions {
     /// Pool runs of several grids or models into one report (refused otherwise).
     pub mix_experiments: bool,
+    /// The learning-rate pilot's results: its picks go into the Limits section.
+    pub pilot: Option<std::path::PathBuf>,
 }
 
 /// The report of the one experiment (grid and model) under `results`.
@@ -38,9 +41,23 @@ pub fn build(results: &Path, out: &Path) -> Result<ReportSummary> {
 pub fn build_with(results: &Path, out: &Path, opts: ReportOptions) -> Result<ReportSummary> {
     let data = data::Results::load(results, opts.mix_experiments)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    if pilot::is_pilot(&data) {
+        // A learning-rate pilot is not an experiment to judge: its report is the picks.
+        std::fs::write(out.join("PILOT.md"), pilot::render(&data))
+            .with_context(|| format!("cannot write {}/PILOT.md", out.display()))?;
+        return Ok(ReportSummary {
+            runs: data.runs.len(),
+            files: vec!["PILOT.md".into()],
+            missing: data.missing.clone(),
+        });
+    }
     let mut files = charts::draw_all(&data, out)?;
     let claims = claims::judge(&data);
-    let md = markdown::render(&data, &claims, &files);
+    let tuning = match &opts.pilot {
+        Some(p) => Some(pilot::summary(&data::Results::load(p, false)?, &data)),
+        None => None,
+    };
+    let md = markdown::render(&data, &claims, &files, tuning.as_deref());
     std::fs::write(out.join("REPORT.md"), md)
         .with_context(|| format!("cannot write {}/REPORT.md", out.display()))?;
     files.push("REPORT.md".into());

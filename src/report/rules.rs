@@ -66,10 +66,11 @@ pub struct LossCurve<'a> {
     pub diverged: bool,
 }
 
-pub const STEADY_RULE: &str = "in every frozen run, after warm-up, the loss smoothed over a tenth of the steps: supported if it never rises more than 2% above its running minimum and ends below its start, partly if it ends below its start but rises more somewhere, not supported if a run diverged or ends at or above its start";
+pub const STEADY_RULE: &str = "in every frozen run, after warm-up, the loss smoothed by a moving average over a tenth of the steps (at least 4: one batch of 4 blocks is noisy): supported if it never rises more than 2% above its running minimum and ends below its start, partly if it ends below its start but rises more somewhere, not supported if a run diverged or ends at or above its start";
 
-fn smoothed(v: &[f64]) -> Vec<f64> {
-    let w = (v.len() / 10).max(1);
+/// The loss curve as the steady rule sees it: a moving average over a tenth of the steps (>= 4).
+pub fn smoothed(v: &[f64]) -> Vec<f64> {
+    let w = (v.len() / 10).max(4).min(v.len());
     (0..=v.len() - w)
         .map(|i| v[i..i + w].iter().sum::<f64>() / w as f64)
         .collect()

@@ -88,6 +88,12 @@ pub struct RunRow {
     pub samples: Option<u64>,
     pub sample_temperature: Option<f64>,
     pub sample_top_p: Option<f64>,
+    /// Trainable parameters by group (the architecture's naming table decides the group).
+    pub trainable_embeddings: Option<u64>,
+    pub trainable_attention: Option<u64>,
+    pub trainable_mlp: Option<u64>,
+    pub trainable_norms: Option<u64>,
+    pub trainable_adapters: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -300,6 +306,11 @@ pub const RUN_COLUMNS: &[ColumnSpec] = &[
     ColumnSpec::v2("samples", ColumnKind::Int),
     ColumnSpec::v2("sample_temperature", ColumnKind::Float),
     ColumnSpec::v2("sample_top_p", ColumnKind::Float),
+    ColumnSpec::v2("trainable_embeddings", ColumnKind::Int),
+    ColumnSpec::v2("trainable_attention", ColumnKind::Int),
+    ColumnSpec::v2("trainable_mlp", ColumnKind::Int),
+    ColumnSpec::v2("trainable_norms", ColumnKind::Int),
+    ColumnSpec::v2("trainable_adapters", ColumnKind::Int),
 ];
 
 pub const STEP_COLUMNS: &[ColumnSpec] = &[
@@ -522,6 +533,11 @@ pub fn runs_frame(rows: &[RunRow]) -> Result<DataFrame> {
         column!(rows, samples, opt_u64),
         column!(rows, sample_temperature, opt_f64),
         column!(rows, sample_top_p, opt_f64),
+        column!(rows, trainable_embeddings, opt_u64),
+        column!(rows, trainable_attention, opt_u64),
+        column!(rows, trainable_mlp, opt_u64),
+        column!(rows, trainable_norms, opt_u64),
+        column!(rows, trainable_adapters, opt_u64),
     ])?)
 }
 

@@ -10,6 +10,7 @@ use candle_core::Device;
 use serde::Serialize;
 
 use super::{GridOptions, ResolvedGrid, ResolvedRun};
+use crate::config::train::VALIDATION_SUFFIX;
 use crate::config::train::TrainSettings;
 use crate::data::Dataset;
 use crate::models::ModelSpec;
@@ -75,7 +76,9 @@ fn plan_one(
         .collect();
     let s = &cfg.settings;
     let ds = Dataset::load(&cfg.dataset, tok)?;
-    let blocks: Vec<Vec<u32>> = ds.train_blocks().iter().map(|b| b.to_vec()).collect();
+    let (validation, train) = ds.validation_split(s.validation_blocks);
+    let validation: Vec<Vec<u32>> = validation.iter().map(|b| b.ids.to_vec()).collect();
+    let blocks: Vec<Vec<u32>> = train.iter().map(|b| b.to_vec()).collect();
     let mut order = Batches::new(blocks, s.batch_size, s.seed);
     let batches = (0..s.steps)
         .map(|_| {
@@ -100,6 +103,10 @@ fn plan_one(
             .map(|x| x.ids.to_vec())
             .collect();
         eval.push((set.name.clone(), cfg.role_of(&set.name).to_string(), b));
+    }
+    if !validation.is_empty() {
+        let name = format!("{}{VALIDATION_SUFFIX}", cfg.dataset.name);
+        eval.push((name.clone(), cfg.role_of(&name).to_string(), validation));
     }
     let (model_kind, model_location) = model_kind(&run.model)?;
     Ok(ReferencePlan {

@@ -35,8 +35,8 @@ pub fn dry_run(grid: &ResolvedGrid, opts: &GridOptions) -> Result<()> {
         .collect();
     let threads = rayon::current_num_threads();
     println!(
-        "{:<12} {:<14} {:<8} {:<18} {:>4} {:>14} {:>9} {:>8}  state",
-        "run_id", "model", "dataset", "strategy", "seed", "trainable", "%", "est."
+        "{:<12} {:<14} {:<8} {:<18} {:>4} {:>8} {:>14} {:>9} {:>8}  state",
+        "run_id", "model", "dataset", "strategy", "seed", "lr", "trainable", "%", "est."
     );
     let mut total = 0.0;
     for r in &runs {
@@ -56,12 +56,13 @@ pub fn dry_run(grid: &ResolvedGrid, opts: &GridOptions) -> Result<()> {
             "done"
         };
         println!(
-            "{:<12} {:<14} {:<8} {:<18} {:>4} {:>14} {:>8.2}% {:>7.0}s  {state}",
+            "{:<12} {:<14} {:<8} {:<18} {:>4} {:>8.0e} {:>14} {:>8.2}% {:>7.0}s  {state}",
             r.id,
             c.model,
             c.dataset.name,
             c.strategy,
             c.seed,
+            c.settings.lr,
             thousands(r.params_trainable),
             100.0 * r.params_trainable as f64 / r.params_total.max(1) as f64,
             est

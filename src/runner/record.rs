@@ -1,5 +1,6 @@
 //! Turning one run's outcome into result rows.
 
+use crate::strategy::Group;
 use crate::config::grid::RunConfig;
 use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::mean;
@@ -90,6 +91,12 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
     row.params_total = out.accounting.total as u64;
     row.params_trainable = out.accounting.trainable as u64;
     row.trainable_ratio = out.accounting.ratio();
+    let group = |g: Group| Some(out.accounting.by_group.get(&g).map_or(0, |c| c.trainable) as u64);
+    row.trainable_embeddings = group(Group::Embeddings);
+    row.trainable_attention = group(Group::Attention);
+    row.trainable_mlp = group(Group::Mlp);
+    row.trainable_norms = group(Group::Norms);
+    row.trainable_adapters = group(Group::Adapters);
     row.tokens_seen = t.tokens_seen as u64;
     row.train_seconds = t.train_seconds;
     row.tokens_per_s = t.tokens_per_s;

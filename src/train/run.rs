@@ -14,7 +14,7 @@ use super::setup::{build_for_strategy, save_trainable};
 use super::trainer::{StepRecord, TrainReport, train};
 use crate::config::datasets::DatasetSpec;
 use crate::config::probe::ChatProbe;
-use crate::config::train::TrainSettings;
+use crate::config::train::{TrainSettings, VALIDATION_SUFFIX};
 use crate::data::Dataset;
 use crate::data::dataset::EvalBlock;
 use crate::eval::chat::{encode_prompt, generate_replies, reply_nll};
@@ -343,12 +343,28 @@ pub fn run(
     let mut sets = Vec::new();
     let mut evals = Vec::new();
     let mut eval_tokens_per_s = None;
-    for (i, ds) in datasets.iter().enumerate() {
+    // The validation slice (train blocks held out of training) is scored like a corpus, after
+    // the corpora.
+    let (validation, train_blocks) = datasets[0].validation_split(s.validation_blocks);
+    let mut to_score: Vec<(EvalSet, usize, &str)> = Vec::new();
+    for ds in &datasets {
         let set = EvalSet::blocks(ds, &sample(ds, s.eval_blocks)?);
-        let k = key(serde_json::json!({
-            "model": model_sha256, "corpus": ds.sha256, "seq_len": ds.seq_len,
+        to_score.push((set, ds.seq_len, "eval"));
+    }
+    if !validation.is_empty() {
+        let mut set = EvalSet::blocks(&datasets[0], &validation);
+        set.source.corpus = format!("{}{VALIDATION_SUFFIX}", datasets[0].name);
+        to_score.push((set, datasets[0].seq_len, "validation"));
+    }
+    for (i, (set, seq_len, split)) in to_score.into_iter().enumerate() {
+        let mut k = serde_json::json!({
+            "model": model_sha256, "corpus": set.source.sha256, "seq_len": seq_len,
             "blocks": set.source.blocks, "batch": s.eval_batch,
-        }));
+        });
+        if split != "eval" {
+            k["split"] = split.into();
+        }
+        let k = key(k);
         let (nll, cached) = match cache_read(cache, &k) {
             Some(c) if c.nll.len() == set.source.blocks.len() => (c.nll, true),
             _ => {
@@ -427,11 +443,7 @@ pub fn run(
     if s.eval_every > 0 {
         score_curves(0, &mut curves)?;
     }
-    let blocks: Vec<Vec<u32>> = datasets[0]
-        .train_blocks()
-        .iter()
-        .map(|b| b.to_vec())
-        .collect();
+    let blocks: Vec<Vec<u32>> = train_blocks.iter().map(|b| b.to_vec()).collect();
     let report = train(lm, blocks, s, device, |rec| {
         on_step(rec);
         let done = rec.step + 1;

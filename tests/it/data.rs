@@ -56,6 +56,30 @@ fn split_is_deterministic_and_leak_free() {
     assert!(!blocks.is_empty() && blocks.iter().all(|b| b.len() == spec.seq_len));
 }
 
+/// The pilot's validation slice comes from the train split, is never trained on, spans the files,
+/// and does not depend on the seed.
+#[test]
+fn validation_slice_is_held_out_of_training() {
+    let spec = catalog().get("alice").unwrap();
+    let tok = tokenizers::Tokenizer::from_file(fixture("tiny-llama/tokenizer.json")).unwrap();
+    let ds = Dataset::load(&spec, &tok).unwrap();
+    let all = ds.train_blocks();
+    let (val, train) = ds.validation_split(16);
+    assert_eq!(val.len(), 16);
+    assert_eq!(train.len() + 16, all.len());
+    for v in &val {
+        assert_eq!(&ds.train[v.file][v.offset..v.offset + ds.seq_len], v.ids);
+        assert!(!train.contains(&v.ids), "a validation block is also trained on");
+        // Not an eval block either: the slice is disjoint from every block the report scores.
+        assert!(!ds.eval_blocks().contains(&v.ids));
+    }
+    let files: std::collections::BTreeSet<usize> = val.iter().map(|v| v.file).collect();
+    assert!(files.len() > 1, "the slice sits in one file: {files:?}");
+    let (none, every) = ds.validation_split(0);
+    assert!(none.is_empty());
+    assert_eq!(every.len(), all.len());
+}
+
 /// Unwrapping on the real books: a prose paragraph of pg11 becomes one line, the verse keeps its
 /// lines (Alice's indented poem by the paragraph rule, every stanza of pg10031 by `keep_lines`).
 #[test]

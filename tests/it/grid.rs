@@ -224,6 +224,18 @@ fn bad_grids_fail_before_any_training() {
             "datasets = [\"alice\"]\nstrategies = [\"full\"]\nseedz = [1]\n",
             "line 6",
         ),
+        (
+            "datasets = [\"alice\"]\nstrategies = [\"full\"]\n[lr_sweep]\nlora = [1e-3]\n",
+            "[lr_sweep] `lora` names a strategy that is not in the grid",
+        ),
+        (
+            "datasets = [\"alice\"]\nstrategies = [\"full\"]\n[lr_sweep]\nfull = []\n",
+            "[lr_sweep] `full` lists no learning rate",
+        ),
+        (
+            "datasets = [\"alice\"]\nstrategies = [\"full\"]\n[lr_sweep]\nfull = [-1e-3]\n",
+            "`lr` must be a positive number",
+        ),
     ];
     for (body, want) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -292,4 +304,47 @@ fn pytorch_dry_run_and_retry_failed() {
     assert!(list(&[]).contains("6 pytorch runs, 5 pending"));
     assert!(list(&["--retry-failed"]).contains("6 pytorch runs, 6 pending"));
     assert!(!dir.path().join(".plans").exists(), "a dry run wrote plans");
+}
+
+/// A learning-rate pilot: one run per rate, each trained without its validation slice and scored
+/// on it, and a report that is the picks (PILOT.md), by the lowest validation NLL.
+#[test]
+fn a_pilot_sweeps_rates_and_picks_by_the_validation_slice() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = write_grid(
+        dir.path(),
+        "datasets = [\"alice\"]\nstrategies = [\"full\", \"mlp_only\"]\n\
+         [train]\nsteps = 3\nbatch_size = 2\nwarmup_steps = 1\nmeasure_skip_steps = 1\n\
+         eval_blocks = 2\neval_batch = 2\nvalidation_blocks = 3\nsamples = 0\n\
+         [lr_sweep]\nfull = [1e-4, 3e-3]\n",
+    );
+    let res = dir.path().join("results");
+    let out = run_grid(&g, &res, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let runs = ablate::results::store::read_table(&res, "runs").unwrap().unwrap();
+    assert_eq!(runs.height(), 3, "two rates for full, one for mlp_only");
+    let mut lrs = ablate::results::frame::numbers(&runs, "lr").unwrap();
+    lrs.sort_by(|a, b| a.unwrap().total_cmp(&b.unwrap()));
+    assert_eq!(lrs, vec![Some(1e-4), Some(1e-4), Some(3e-3)]);
+    let blocks = ablate::results::store::read_table(&res, "eval_blocks").unwrap().unwrap();
+    let role = ablate::results::frame::strings_required(&blocks, "role").unwrap();
+    let corpus = ablate::results::frame::strings_required(&blocks, "corpus").unwrap();
+    let val: Vec<_> = (0..blocks.height()).filter(|&i| role[i] == "validation").collect();
+    assert_eq!(val.len(), 3 * 3, "3 validation blocks in each of 3 runs");
+    assert!(val.iter().all(|&i| corpus[i] == "alice:validation"));
+
+    let out = dir.path().join("report");
+    ablate::report::build(&res, &out).unwrap();
+    let md = std::fs::read_to_string(out.join("PILOT.md")).unwrap();
+    assert!(!out.join("REPORT.md").exists(), "a pilot is not judged");
+    let data = ablate::report::data::Results::load(&res, false).unwrap();
+    let trials = ablate::report::pilot::trials(&data);
+    let full = &trials[&("alice".to_string(), "full".to_string())];
+    assert_eq!(full.len(), 2);
+    let best = ablate::report::pilot::pick(full).unwrap();
+    assert!(full.iter().all(|t| t.after >= best.after));
+    assert!(
+        md.contains(&format!("- alice / full: lr = {:e}", best.lr)),
+        "{md}"
+    );
 }

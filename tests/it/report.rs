@@ -151,16 +151,37 @@ fn no_results_is_a_clear_error() {
 #[test]
 fn committed_reports_regenerate_exactly() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let results = root.join("results/paper");
-    assert!(results.join("runs").is_dir(), "results/paper is committed");
-    let out = tempfile::tempdir().unwrap();
-    let summary = ablate::report::build(&results, out.path()).unwrap();
-    for f in summary.files {
-        let committed = std::fs::read(root.join("reports").join(&f)).unwrap_or_default();
-        assert!(
-            committed == std::fs::read(out.path().join(&f)).unwrap(),
-            "reports/{f} is not what `ablate report --results results/paper` writes: regenerate it"
-        );
+    assert!(root.join("results/paper/runs").is_dir(), "results/paper is committed");
+    // The paper report names the pilot's picks; the pilot has its own report.
+    for (results, pilot, reports, cmd) in [
+        (
+            root.join("results/paper"),
+            Some(root.join("results/pilot")),
+            root.join("reports"),
+            "ablate report --results results/paper --pilot results/pilot",
+        ),
+        (
+            root.join("results/pilot"),
+            None,
+            root.join("reports/pilot"),
+            "ablate report --results results/pilot --out reports/pilot",
+        ),
+    ] {
+        let out = tempfile::tempdir().unwrap();
+        let opts = ablate::report::ReportOptions {
+            pilot,
+            ..Default::default()
+        };
+        let summary = ablate::report::build_with(&results, out.path(), opts).unwrap();
+        assert!(!summary.files.is_empty());
+        for f in summary.files {
+            let committed = std::fs::read(reports.join(&f)).unwrap_or_default();
+            assert!(
+                committed == std::fs::read(out.path().join(&f)).unwrap(),
+                "{}/{f} is not what `{cmd}` writes: regenerate it",
+                reports.display()
+            );
+        }
     }
 }
 
@@ -196,6 +217,7 @@ fn runs_of_two_experiments_are_not_pooled() {
     // Pooling them is possible, but only when asked for.
     let opts = ablate::report::ReportOptions {
         mix_experiments: true,
+        ..Default::default()
     };
     ablate::report::build_with(res.path(), out.path(), opts).unwrap();
     let md = std::fs::read_to_string(out.path().join("REPORT.md")).unwrap();
