@@ -215,7 +215,13 @@ where
         points
             .iter()
             .flatten()
-            .flat_map(|p| [p.mean, p.ci.map_or(p.mean, |c| c.0), p.ci.map_or(p.mean, |c| c.1)])
+            .flat_map(|p| {
+                [
+                    p.mean,
+                    p.ci.map_or(p.mean, |c| c.0),
+                    p.ci.map_or(p.mean, |c| c.1),
+                ]
+            })
             .chain(hline),
     );
     let fmt = label_of(names);
@@ -245,8 +251,12 @@ where
     for (i, (p, name)) in points.iter().zip(names).enumerate() {
         let x = i as f64 + 0.5;
         let Some(p) = p else {
-            let style = TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
-            let label = labels.get(i).filter(|l| !l.is_empty()).map_or("no data", |l| l.as_str());
+            let style =
+                TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
+            let label = labels
+                .get(i)
+                .filter(|l| !l.is_empty())
+                .map_or("no data", |l| l.as_str());
             chart.draw_series(std::iter::once(Text::new(
                 label.to_string(),
                 (x, (y0 + y1) / 2.0),
@@ -343,7 +353,8 @@ where
             }
             base += v;
         }
-        let style = TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+        let style =
+            TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
         chart.draw_series(std::iter::once(Text::new(
             labels.get(i).cloned().unwrap_or_default(),
             (x + 0.5, base + y1 * 0.01),
@@ -380,9 +391,7 @@ fn parts_legend(names: &[&str]) -> Vec<(String, RGBColor)> {
 
 /// The first ok run of a strategy (parameter counts are the same in every run of it).
 fn any_run<'a>(data: &'a Results, s: &'a str) -> Option<&'a Run> {
-    data.datasets
-        .iter()
-        .find_map(|d| data.ok_runs(d, s).next())
+    data.datasets.iter().find_map(|d| data.ok_runs(d, s).next())
 }
 
 fn params<DB: DrawingBackend>(root: &Area<DB>, data: &Results) -> Result<()>
@@ -541,7 +550,11 @@ where
         .map(|s| {
             if bench.is_empty() {
                 let tps = |r: &Run| r.get("tokens_per_s");
-                let v = data.datasets.iter().flat_map(|d| per_run(data, d, s, tps)).collect();
+                let v = data
+                    .datasets
+                    .iter()
+                    .flat_map(|d| per_run(data, d, s, tps))
+                    .collect();
                 let c = data
                     .datasets
                     .iter()
@@ -647,7 +660,10 @@ where
         dot_panel(
             &panels[2 * r],
             data,
-            &format!("{d}: perplexity after (before: {:.2})", before.unwrap_or(f64::NAN)),
+            &format!(
+                "{d}: perplexity after (before: {:.2})",
+                before.unwrap_or(f64::NAN)
+            ),
             "eval perplexity",
             &points,
             &labels,
@@ -744,8 +760,14 @@ where
         let all = series.iter().flat_map(|(_, p)| p.iter());
         let x1 = all.clone().map(|p| p.0).fold(1.0f64, f64::max);
         let (y0, y1) = padded(
-            all.flat_map(|(_, p)| [p.mean, p.ci.map_or(p.mean, |c| c.0), p.ci.map_or(p.mean, |c| c.1)])
-                .chain([0.0]),
+            all.flat_map(|(_, p)| {
+                [
+                    p.mean,
+                    p.ci.map_or(p.mean, |c| c.0),
+                    p.ci.map_or(p.mean, |c| c.1),
+                ]
+            })
+            .chain([0.0]),
         );
         let mut chart = ChartBuilder::on(panel)
             .caption(format!("{d} (dashed: full)"), (FONT, 16))
@@ -895,7 +917,11 @@ where
     let panels = area.split_evenly((data.datasets.len().max(1), 2));
     for (r, d) in data.datasets.iter().enumerate() {
         for (c, (metric, x_desc, scale)) in [
-            ("peak_mem_bytes", "peak live heap during training (GB)", 1e-9),
+            (
+                "peak_mem_bytes",
+                "peak live heap during training (GB)",
+                1e-9,
+            ),
             ("trainable_ratio", "trainable parameters (%)", 100.0),
         ]
         .into_iter()
@@ -910,12 +936,15 @@ where
                 }
             }
             let (x0, x1) = padded(pts.iter().map(|p| p.1));
-            let (y0, y1) = padded(
-                pts.iter()
-                    .flat_map(|p| [p.2.mean, p.2.ci.map_or(p.2.mean, |c| c.0), p.2.ci.map_or(p.2.mean, |c| c.1)]),
-            );
+            let (y0, y1) = padded(pts.iter().flat_map(|p| {
+                [
+                    p.2.mean,
+                    p.2.ci.map_or(p.2.mean, |c| c.0),
+                    p.2.ci.map_or(p.2.mean, |c| c.1),
+                ]
+            }));
             let mut chart = ChartBuilder::on(&panels[2 * r + c])
-                .caption(format!("{d}"), (FONT, 16))
+                .caption(d.as_str(), (FONT, 16))
                 .margin(14)
                 .x_label_area_size(44)
                 .y_label_area_size(64)

@@ -495,7 +495,10 @@ fn forgetting(o: &mut String, data: &Results, files: &[String]) {
                 let end: Vec<f64> = data
                     .ok_runs(d, s)
                     .filter_map(|r| {
-                        let c = data.evidence.block_changes.get(&(r.id.clone(), p.clone()))?;
+                        let c = data
+                            .evidence
+                            .block_changes
+                            .get(&(r.id.clone(), p.clone()))?;
                         mean(c)
                     })
                     .collect();
@@ -560,7 +563,11 @@ fn frameworks(o: &mut String, data: &Results) {
                         (Some(x), Some(y)) if y != 0.0 => format!("{:.3}", x / y),
                         _ => "n/a".into(),
                     };
-                    format!("{} | {} | {ratio}", ci(&a, scale, digits), ci(&b, scale, digits))
+                    format!(
+                        "{} | {} | {ratio}",
+                        ci(&a, scale, digits),
+                        ci(&b, scale, digits)
+                    )
                 };
                 let t = |r: &Results| {
                     r.stat(d, s, "params_trainable")
@@ -633,7 +640,9 @@ fn samples(o: &mut String, data: &Results) {
             Some(if t == 0.0 {
                 "greedy decoding".to_string()
             } else {
-                format!("nucleus sampling (temperature {t}, top-p {top_p}), sampling seeds 0, 1, ...")
+                format!(
+                    "nucleus sampling (temperature {t}, top-p {top_p}), sampling seeds 0, 1, ..."
+                )
             })
         })
         .unwrap_or_else(|| "greedy decoding".into());

@@ -62,6 +62,17 @@ pub fn trials(data: &Results) -> BTreeMap<(String, String), Vec<Trial>> {
     out
 }
 
+/// Cells by dataset, then strategy in the report's order (presets first).
+fn canonical(
+    all: &BTreeMap<(String, String), Vec<Trial>>,
+) -> Vec<(&(String, String), &Vec<Trial>)> {
+    let mut names: Vec<String> = all.keys().map(|k| k.1.clone()).collect();
+    super::style::order(&mut names);
+    let mut v: Vec<_> = all.iter().collect();
+    v.sort_by_key(|((d, s), _)| (d.clone(), names.iter().position(|n| n == s)));
+    v
+}
+
 /// The rule: the rate with the lowest validation NLL after training (the lower rate on an exact
 /// tie); None when no trial finished with a finite NLL.
 pub fn pick(trials: &[Trial]) -> Option<&Trial> {
@@ -91,7 +102,7 @@ pub fn render(data: &Results) -> String {
     let _ = writeln!(o, "|---|---|---:|---:|---:|---:|---:|---|");
     let all = trials(data);
     let mut picks = Vec::new();
-    for ((d, s), t) in &all {
+    for ((d, s), t) in canonical(&all) {
         let best = pick(t);
         for x in t {
             let chosen = best.is_some_and(|b| b.lr == x.lr);
@@ -134,7 +145,7 @@ pub fn summary(pilot: &Results, used: &Results) -> String {
     let grid = pilot.runs.first().map_or("", |r| r.grid.as_str());
     let all = trials(pilot);
     let mut parts = Vec::new();
-    for ((d, s), t) in &all {
+    for ((d, s), t) in canonical(&all) {
         let Some(best) = pick(t) else { continue };
         let edge = t.len() > 1 && (best.lr == t[0].lr || best.lr == t[t.len() - 1].lr);
         let tried: Vec<String> = t.iter().map(|x| format!("{:e}", x.lr)).collect();

@@ -10,8 +10,8 @@ use candle_core::Device;
 use serde::Serialize;
 
 use super::{GridOptions, ResolvedGrid, ResolvedRun};
-use crate::config::train::VALIDATION_SUFFIX;
 use crate::config::train::TrainSettings;
+use crate::config::train::VALIDATION_SUFFIX;
 use crate::data::Dataset;
 use crate::models::ModelSpec;
 use crate::results::schema::{self, ColumnKind};

@@ -1,11 +1,11 @@
 //! Turning one run's outcome into result rows.
 
-use crate::strategy::Group;
 use crate::config::grid::RunConfig;
 use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::mean;
 use crate::measure::{HEAP_METHOD, RSS_METHOD};
 use crate::results::{CurveRow, EvalBlockRow, EvalRow, RunRecord, RunRow, StepRow};
+use crate::strategy::Group;
 use crate::train::run::RunOutput;
 use crate::train::{Outcome, StepRecord};
 

@@ -69,7 +69,10 @@ fn validation_slice_is_held_out_of_training() {
     assert_eq!(train.len() + 16, all.len());
     for v in &val {
         assert_eq!(&ds.train[v.file][v.offset..v.offset + ds.seq_len], v.ids);
-        assert!(!train.contains(&v.ids), "a validation block is also trained on");
+        assert!(
+            !train.contains(&v.ids),
+            "a validation block is also trained on"
+        );
         // Not an eval block either: the slice is disjoint from every block the report scores.
         assert!(!ds.eval_blocks().contains(&v.ids));
     }

@@ -320,16 +320,26 @@ fn a_pilot_sweeps_rates_and_picks_by_the_validation_slice() {
     );
     let res = dir.path().join("results");
     let out = run_grid(&g, &res, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let runs = ablate::results::store::read_table(&res, "runs").unwrap().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = ablate::results::store::read_table(&res, "runs")
+        .unwrap()
+        .unwrap();
     assert_eq!(runs.height(), 3, "two rates for full, one for mlp_only");
     let mut lrs = ablate::results::frame::numbers(&runs, "lr").unwrap();
     lrs.sort_by(|a, b| a.unwrap().total_cmp(&b.unwrap()));
     assert_eq!(lrs, vec![Some(1e-4), Some(1e-4), Some(3e-3)]);
-    let blocks = ablate::results::store::read_table(&res, "eval_blocks").unwrap().unwrap();
+    let blocks = ablate::results::store::read_table(&res, "eval_blocks")
+        .unwrap()
+        .unwrap();
     let role = ablate::results::frame::strings_required(&blocks, "role").unwrap();
     let corpus = ablate::results::frame::strings_required(&blocks, "corpus").unwrap();
-    let val: Vec<_> = (0..blocks.height()).filter(|&i| role[i] == "validation").collect();
+    let val: Vec<_> = (0..blocks.height())
+        .filter(|&i| role[i] == "validation")
+        .collect();
     assert_eq!(val.len(), 3 * 3, "3 validation blocks in each of 3 runs");
     assert!(val.iter().all(|&i| corpus[i] == "alice:validation"));
 

@@ -151,7 +151,10 @@ fn no_results_is_a_clear_error() {
 #[test]
 fn committed_reports_regenerate_exactly() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    assert!(root.join("results/paper/runs").is_dir(), "results/paper is committed");
+    assert!(
+        root.join("results/paper/runs").is_dir(),
+        "results/paper is committed"
+    );
     // The paper report names the pilot's picks; the pilot has its own report.
     for (results, pilot, reports, cmd) in [
         (
