@@ -11,6 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use crate::config::device::DeviceSpec;
 use crate::config::train::{OptimizerKind, TrainSettings};
 use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::median;
@@ -28,6 +29,7 @@ pub struct BenchSettings {
     pub steps: usize,
     pub repeats: usize,
     pub optimizer: OptimizerKind,
+    pub device: DeviceSpec,
 }
 
 /// One measurement, as a child process prints it.
@@ -128,6 +130,7 @@ fn rows(model: &str, b: &BenchSettings, samples: &[(usize, BenchSample)]) -> Vec
             cpus: hw.cpus,
             simd: hw.simd.clone(),
             gemm: hw.gemm.clone(),
+            device: Some(b.device.to_string()),
             mem_total_bytes: hw.mem_total_bytes,
         })
         .collect()
@@ -155,7 +158,8 @@ pub fn bench(
                 .args(["--batch", &b.batch_size.to_string()])
                 .args(["--seq-len", &b.seq_len.to_string()])
                 .args(["--steps", &b.steps.to_string()])
-                .args(["--optimizer", &format!("{:?}", b.optimizer).to_lowercase()]);
+                .args(["--optimizer", &format!("{:?}", b.optimizer).to_lowercase()])
+                .args(["--device", &b.device.to_string()]);
             let out = cmd.output().context("cannot run a bench child process")?;
             if !out.status.success() {
                 bail!(

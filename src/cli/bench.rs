@@ -1,11 +1,11 @@
 use std::path::PathBuf;
 
 use ablate::bench::{BenchSettings, bench as run_bench, measure_one};
+use ablate::config::device::DeviceSpec;
 use ablate::config::train::OptimizerKind;
 use ablate::models::ModelSpec;
 use ablate::results::ResultsDir;
 use anyhow::Result;
-use candle_core::Device;
 use clap::Args;
 
 #[derive(Args)]
@@ -32,6 +32,9 @@ pub struct BenchArgs {
     /// The fused in-place AdamW, or candle-nn's, to measure the difference.
     #[arg(long, value_enum, default_value_t = OptimizerKind::Inplace)]
     optimizer: OptimizerKind,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceSpec,
 }
 
 pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
@@ -41,6 +44,7 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
         steps: a.steps,
         repeats: a.repeats,
         optimizer: a.optimizer,
+        device: a.device,
     };
     if let Some(name) = &a.one {
         let strategy = super::strategy(name, None)?;
@@ -48,7 +52,7 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
             &ModelSpec::parse(&a.model)?,
             &strategy,
             &settings,
-            &Device::Cpu,
+            &a.device.open()?,
         )?;
         println!("{}", serde_json::to_string(&sample)?);
         return Ok(());

@@ -1,10 +1,10 @@
 use std::path::PathBuf;
 
 use ablate::config::datasets::DEFAULT_CATALOG;
+use ablate::config::device::DeviceSpec;
 use ablate::eval::perplexity;
 use ablate::models;
 use anyhow::{Context, Result};
-use candle_core::Device;
 use clap::Args;
 
 #[derive(Args)]
@@ -30,10 +30,13 @@ pub struct EvalArgs {
     /// Write the scored token blocks as JSON (for the reference comparison).
     #[arg(long)]
     save_blocks: Option<PathBuf>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceSpec,
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
-    let device = Device::Cpu;
+    let device = a.device.open()?;
     let specs = a
         .data
         .iter()

@@ -55,6 +55,9 @@ enum Command {
 pub fn main() -> Result<i32> {
     let cli = Cli::parse();
     ablate::measure::malloc::keep_freed_memory();
+    if std::env::var("ABLATE_PORTABLE_OPS").is_ok_and(|v| v == "1") {
+        ablate::nn::slices::force_portable(true);
+    }
     if let Some(n) = cli.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)

@@ -1,5 +1,6 @@
 use std::path::{Path, PathBuf};
 
+use ablate::config::device::DeviceSpec;
 use ablate::config::grid::Grid;
 use ablate::runner::{self, GridOptions, ResolvedGrid, Shard};
 use anyhow::{Context, Result};
@@ -44,6 +45,9 @@ pub struct RunArgs {
     results: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Framework::Candle)]
     framework: Framework,
+    /// Compute on this device (cpu, cuda, cuda:N) instead of the grid's `device`.
+    #[arg(long)]
+    device: Option<DeviceSpec>,
 }
 
 #[derive(Args)]
@@ -56,7 +60,13 @@ pub struct RunOneArgs {
 /// Run (or list, with --dry-run) a grid through either framework; returns the exit code: 2 when
 /// a run failed.
 pub fn run(a: RunArgs, threads: Option<usize>) -> Result<i32> {
-    let grid = runner::resolve(Grid::load(&a.grid)?, a.framework.name())?;
+    let mut grid = Grid::load(&a.grid)?;
+    if let Some(d) = a.device {
+        for r in &mut grid.runs {
+            r.device = d;
+        }
+    }
+    let grid = runner::resolve(grid, a.framework.name())?;
     let opts = GridOptions {
         results: a.results,
         shard: a.shard,

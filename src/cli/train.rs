@@ -2,11 +2,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ablate::config::datasets::DEFAULT_CATALOG;
+use ablate::config::device::DeviceSpec;
 use ablate::config::train::TrainSettings;
 use ablate::models::ModelSpec;
 use ablate::train::run::{RunPlan, Save, run};
 use anyhow::Result;
-use candle_core::Device;
 use clap::Args;
 
 #[derive(Args)]
@@ -41,6 +41,9 @@ pub struct TrainArgs {
     /// folder (config.json + model.safetensors + tokenizer.json).
     #[arg(long)]
     save: Option<PathBuf>,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: DeviceSpec,
 }
 
 pub fn train(a: TrainArgs) -> Result<()> {
@@ -68,7 +71,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         before_cache: None,
         chat_probe: None,
     };
-    let out = run(&plan, &Device::Cpu, |r| {
+    let out = run(&plan, &a.device.open()?, |r| {
         println!(
             "step {:>4}  loss {:.4}  lr {:.2e}  grad-norm {:.3}  {:.2} s",
             r.step, r.loss, r.lr, r.grad_norm, r.step_s

@@ -13,6 +13,7 @@
 //! catalog = "datasets.toml"           # relative to this file
 //! exclude = [{ strategy = "lora", dataset = "edgar" }]
 //! chat_probe = "probes/chat.toml"    # instruct models: score the base model's own replies
+//! device = "cpu"                      # or "cuda", "cuda:N" (a build with --features cuda)
 //!
 //! [train]                             # TrainSettings; seq_len overrides the catalog's
 //! steps = 40
@@ -33,6 +34,7 @@ use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::datasets::{Catalog, DatasetSpec};
+use super::device::DeviceSpec;
 use super::probe::ChatProbe;
 use super::read_toml;
 use super::train::TrainSettings;
@@ -63,6 +65,9 @@ struct RawGrid {
     overrides: Overrides,
     #[serde(default)]
     custom_strategies: BTreeMap<String, StrategySpec>,
+    /// Where every run computes (`cpu`, `cuda`, `cuda:N`); `ablate run --device` overrides it.
+    #[serde(default)]
+    device: DeviceSpec,
     /// Learning rates to try per strategy, one run each (a learning-rate pilot); a strategy not
     /// listed keeps its settings' `lr`.
     #[serde(default)]
@@ -111,6 +116,9 @@ pub struct RunConfig {
     #[serde(default)]
     pub styles: Vec<String>,
     pub chat_probe: Option<ChatProbe>,
+    /// Where the run computes.
+    #[serde(default)]
+    pub device: DeviceSpec,
 }
 
 impl RunConfig {
@@ -320,6 +328,7 @@ impl Grid {
                             save_model: raw.save_model,
                             styles: raw.datasets.clone(),
                             chat_probe: chat_probe.clone(),
+                            device: raw.device,
                         });
                     }
                 }

@@ -1,6 +1,7 @@
 //! Configuration files: schemas (serde + toml) and their validation.
 
 pub mod datasets;
+pub mod device;
 pub mod grid;
 pub mod probe;
 pub mod train;

@@ -1,6 +1,8 @@
 //! Raw f32 views of CPU storage for the fused kernels, and access to the storage of tensors a
 //! custom op holds besides its arguments.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use candle_core::{CpuStorage, CudaStorage, Layout, Result, Storage, Tensor, bail};
 
 pub(crate) fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
@@ -11,9 +13,23 @@ pub(crate) fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> R
     }
 }
 
+static PORTABLE: AtomicBool = AtomicBool::new(false);
+
+/// Take the portable path on the CPU too: the composed ops (candle's own kernels, the backward in
+/// tensor ops) and candle-nn's AdamW, i.e. the code a CUDA device runs, minus its kernels, so
+/// that tests exercise it without a GPU. Process-wide; the binary sets it from
+/// `ABLATE_PORTABLE_OPS=1`.
+pub fn force_portable(on: bool) {
+    PORTABLE.store(on, Ordering::Relaxed);
+}
+
+pub fn portable_forced() -> bool {
+    PORTABLE.load(Ordering::Relaxed)
+}
+
 /// Fused kernels run on f32 CPU tensors; everything else takes the composed path.
 pub(crate) fn fused_ok(t: &candle_core::Tensor) -> bool {
-    t.device().is_cpu() && t.dtype() == candle_core::DType::F32
+    !portable_forced() && t.device().is_cpu() && t.dtype() == candle_core::DType::F32
 }
 
 /// Run `f` on the CPU storage of `t` (a second operand a custom op holds on to).

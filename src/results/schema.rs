@@ -184,6 +184,8 @@ pub struct BenchRow {
     pub simd: String,
     pub gemm: String,
     pub mem_total_bytes: Option<u64>,
+    /// `cpu` or `cuda:N`.
+    pub device: Option<String>,
 }
 
 /// The type of a column as stored: strings, 64-bit integers, 64-bit floats.
@@ -385,6 +387,7 @@ pub const BENCH_COLUMNS: &[ColumnSpec] = &[
     ColumnSpec::new("simd", ColumnKind::Str, false),
     ColumnSpec::new("gemm", ColumnKind::Str, false),
     ColumnSpec::new("mem_total_bytes", ColumnKind::Int, true),
+    ColumnSpec::v2("device", ColumnKind::Str),
 ];
 
 /// Every table by its folder name under a results directory.
@@ -622,6 +625,7 @@ pub fn bench_frame(rows: &[BenchRow]) -> Result<DataFrame> {
         column!(rows, simd, str),
         column!(rows, gemm, str),
         column!(rows, mem_total_bytes, opt_u64),
+        column!(rows, device, opt_str),
     ])?)
 }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
 use super::record::{base_row, record};
@@ -95,7 +94,7 @@ fn run_task(task: &ChildTask, dir: &ResultsDir) -> Result<()> {
             before_cache: Some(dir.root.join(".cache").join("before")),
             chat_probe: cfg.chat_probe.clone(),
         };
-        run(&plan, &Device::Cpu, |s| {
+        run(&plan, &cfg.device.open()?, |s| {
             let p = Progress {
                 step: s.step,
                 steps: steps_total,

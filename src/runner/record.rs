@@ -3,7 +3,7 @@
 use crate::config::grid::RunConfig;
 use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::mean;
-use crate::measure::{HEAP_METHOD, RSS_METHOD};
+use crate::measure::{GPU_UNMEASURED, HEAP_METHOD, RSS_METHOD};
 use crate::results::{CurveRow, EvalBlockRow, EvalRow, RunRecord, RunRow, StepRow};
 use crate::strategy::Group;
 use crate::train::run::RunOutput;
@@ -26,7 +26,7 @@ pub fn base_row(grid: &str, run_id: &str, cfg: &RunConfig, started_at: &str) -> 
         seed: cfg.seed,
         framework: FRAMEWORK.into(),
         framework_version: framework_version(),
-        device: "cpu".into(),
+        device: cfg.device.to_string(),
         threads: rayon::current_num_threads() as u64,
         git_rev: env!("ABLATE_GIT_REV").into(),
         started_at: started_at.to_string(),
@@ -109,7 +109,11 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
     row.eval_after_seconds = Some(out.eval_after_seconds);
     row.peak_mem_bytes = t.peak_heap_bytes.map(|b| b as u64);
     row.peak_rss_bytes = t.peak_rss_bytes;
-    if let Some(m) = t.memory {
+    if !cfg.device.is_cpu() {
+        // The heap holds only the host's share of a GPU run: never report it as the run's peak.
+        row.peak_mem_bytes = None;
+        row.peak_mem_method = GPU_UNMEASURED.into();
+    } else if let Some(m) = t.memory {
         row.mem_weights_bytes = Some(m.start_bytes as u64);
         row.mem_grads_bytes = Some(m.grads_bytes as u64);
         row.mem_optimizer_bytes = Some(m.optimizer_bytes as u64);

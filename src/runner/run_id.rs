@@ -5,6 +5,7 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::config::device::DeviceSpec;
 use crate::config::grid::RunConfig;
 use crate::config::train::TrainSettings;
 use crate::strategy::StrategySpec;
@@ -23,6 +24,9 @@ struct Identity<'a> {
     seed: u64,
     settings: &'a TrainSettings,
     chat_probe: Option<&'a crate::config::probe::ChatProbe>,
+    /// Left out on the CPU, so CPU runs keep their ids.
+    #[serde(skip_serializing_if = "DeviceSpec::is_cpu")]
+    device: DeviceSpec,
     model_sha256: &'a str,
     /// (corpus, sha256 of its cleaned text), the trained corpus first.
     corpora_sha256: &'a [(String, String)],
@@ -48,6 +52,7 @@ pub fn run_id(
         seed: run.seed,
         settings: &run.settings,
         chat_probe: run.chat_probe.as_ref(),
+        device: run.device,
         model_sha256,
         corpora_sha256,
     };

@@ -56,9 +56,10 @@ fn grad_slice<'a>(g: &'a Storage, l: &Layout) -> candle_core::Result<&'a [f32]> 
 
 impl AdamWOptimizer {
     pub fn new(kind: OptimizerKind, vars: Vec<Var>, s: &TrainSettings) -> Result<Self> {
-        let all_cpu = vars
-            .iter()
-            .all(|v| v.device().is_cpu() && v.dtype() == candle_core::DType::F32);
+        let all_cpu = !crate::nn::slices::portable_forced()
+            && vars
+                .iter()
+                .all(|v| v.device().is_cpu() && v.dtype() == candle_core::DType::F32);
         Ok(match kind {
             OptimizerKind::Inplace if all_cpu => Self::Inplace {
                 slots: vars

@@ -225,6 +225,10 @@ fn bad_grids_fail_before_any_training() {
             "line 6",
         ),
         (
+            "datasets = [\"alice\"]\nstrategies = [\"full\"]\ndevice = \"tpu\"\n",
+            "unknown device `tpu`",
+        ),
+        (
             "datasets = [\"alice\"]\nstrategies = [\"full\"]\n[lr_sweep]\nlora = [1e-3]\n",
             "[lr_sweep] `lora` names a strategy that is not in the grid",
         ),

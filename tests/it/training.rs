@@ -425,3 +425,77 @@ fn params_from_config_alone() {
     );
     assert!(text.contains("attention") && text.contains("mlp"), "{text}");
 }
+
+/// The code a CUDA device runs (composed norms, softmax, RoPE and cross-entropy with their
+/// backward in tensor ops, candle-nn's AdamW), forced on the CPU by `ABLATE_PORTABLE_OPS=1`:
+/// it trains both architectures like the fused CPU path, step for step.
+#[test]
+fn the_portable_path_trains_like_the_fused_one() {
+    let losses = |model: &str, strategy: &str, portable: bool| -> Vec<f64> {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ablate"));
+        cmd.args(["train", "--model"])
+            .arg(fixture(model))
+            .args([
+                "--data",
+                "alice",
+                "--seq-len",
+                "16",
+                "--steps",
+                "6",
+                "--batch",
+                "2",
+            ])
+            .args(["--lr", "3e-3", "--eval-blocks", "2", "--strategy", strategy])
+            .env("ABLATE_PORTABLE_OPS", if portable { "1" } else { "0" });
+        let out = crate::common::run_ok(&mut cmd);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("step "))
+            .map(|l| l.split_whitespace().nth(3).unwrap().parse().unwrap())
+            .collect()
+    };
+    for model in MODELS {
+        for strategy in ["full", "attn_embed_frozen"] {
+            let (fused, portable) = (
+                losses(model, strategy, false),
+                losses(model, strategy, true),
+            );
+            assert_eq!(fused.len(), 6, "{model}/{strategy}");
+            assert_eq!(fused.len(), portable.len());
+            for (a, b) in fused.iter().zip(&portable) {
+                assert!(
+                    ((a - b) / a).abs() < 1e-4,
+                    "{model}/{strategy}: fused {fused:?} vs portable {portable:?}"
+                );
+            }
+        }
+    }
+}
+
+/// A CUDA device in a CPU-only build is refused with what to do; an unknown device is named.
+#[test]
+fn devices_are_checked() {
+    let run = |device: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ablate"))
+            .args(["train", "--model"])
+            .arg(fixture("tiny-gpt-neo"))
+            .args(["--data", "alice", "--seq-len", "16", "--steps", "2"])
+            .args(["--device", device])
+            .output()
+            .unwrap()
+    };
+    let out = run("tpu");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("unknown device `tpu`"),
+        "{err}"
+    );
+    if !cfg!(feature = "cuda") {
+        let out = run("cuda:1");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains("built without CUDA"),
+            "{err}"
+        );
+    }
+}
