@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
@@ -133,6 +134,54 @@ fn label_of<'a>(names: &'a [String]) -> impl Fn(&f64) -> String + 'a {
     }
 }
 
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// One category per strategy on x (names at the centres), `y` on the value axis; `size` is the
+/// tick label size (caption +3, axis description +1).
+fn category_chart<'a, DB: DrawingBackend>(
+    area: &'a Area<DB>,
+    names: &[String],
+    caption: &str,
+    y_desc: &str,
+    y: std::ops::Range<f64>,
+    size: u32,
+) -> Result<Chart<'a, DB>>
+where
+    DB::ErrorType: 'static,
+{
+    let fmt = label_of(names);
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, (FONT, size + 3))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(72)
+        .build_cartesian_2d(categories(names.len()), y)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(2 * names.len() + 1)
+        .x_label_formatter(&fmt)
+        .y_desc(y_desc)
+        .label_style((FONT, size))
+        .axis_desc_style((FONT, size + 1))
+        .draw()?;
+    Ok(chart)
+}
+
+/// A thin dashed black line (a reference: before training, zero change, a total).
+fn dashed<DB: DrawingBackend>(chart: &mut Chart<DB>, from: (f64, f64), to: (f64, f64)) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart.draw_series(DashedLineSeries::new(
+        vec![from, to],
+        6,
+        4,
+        BLACK.stroke_width(1),
+    ))?;
+    Ok(())
+}
+
 /// A value with its 95% t interval over seeds or repeats (None with fewer than two).
 #[derive(Clone, Copy, Debug)]
 struct Point {
@@ -224,29 +273,9 @@ where
             })
             .chain(hline),
     );
-    let fmt = label_of(names);
-    let mut chart = ChartBuilder::on(area)
-        .caption(caption, (FONT, 16))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(72)
-        .build_cartesian_2d(categories(names.len()), y0..y1)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(2 * names.len() + 1)
-        .x_label_formatter(&fmt)
-        .y_desc(y_desc)
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 14))
-        .draw()?;
+    let mut chart = category_chart(area, names, caption, y_desc, y0..y1, 13)?;
     if let Some(h) = hline {
-        chart.draw_series(DashedLineSeries::new(
-            vec![(0.0, h), (names.len() as f64, h)],
-            6,
-            4,
-            BLACK.stroke_width(1),
-        ))?;
+        dashed(&mut chart, (0.0, h), (names.len() as f64, h))?;
     }
     for (i, (p, name)) in points.iter().zip(names).enumerate() {
         let x = i as f64 + 0.5;
@@ -311,22 +340,7 @@ where
         .chain(band.map(|b| b.1))
         .fold(0.0f64, f64::max);
     let y1 = if top > 0.0 { top * 1.18 } else { 1.0 };
-    let fmt = label_of(names);
-    let mut chart = ChartBuilder::on(area)
-        .caption(caption, (FONT, 16))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(72)
-        .build_cartesian_2d(categories(names.len()), 0.0..y1)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(2 * names.len() + 1)
-        .x_label_formatter(&fmt)
-        .y_desc(y_desc)
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 14))
-        .draw()?;
+    let mut chart = category_chart(area, names, caption, y_desc, 0.0..y1, 13)?;
     if let Some((lo, hi)) = band {
         chart.draw_series(std::iter::once(Rectangle::new(
             [(0.0, lo), (names.len() as f64, hi)],
@@ -362,12 +376,7 @@ where
         )))?;
     }
     if let Some(h) = hline {
-        chart.draw_series(DashedLineSeries::new(
-            vec![(0.0, h), (names.len() as f64, h)],
-            6,
-            4,
-            BLACK.stroke_width(1),
-        ))?;
+        dashed(&mut chart, (0.0, h), (names.len() as f64, h))?;
     }
     Ok(())
 }
@@ -782,12 +791,7 @@ where
             .label_style((FONT, 13))
             .axis_desc_style((FONT, 14))
             .draw()?;
-        chart.draw_series(DashedLineSeries::new(
-            vec![(0.0, 0.0), (x1, 0.0)],
-            6,
-            4,
-            BLACK.stroke_width(1),
-        ))?;
+        dashed(&mut chart, (0.0, 0.0), (x1, 0.0))?;
         for (s, pts) in &series {
             let c = colour(s, &data.strategies);
             if pts.iter().all(|p| p.1.ci.is_some()) && !pts.is_empty() {
@@ -885,12 +889,7 @@ where
                 .label_style((FONT, 12))
                 .axis_desc_style((FONT, 12))
                 .draw()?;
-            chart.draw_series(DashedLineSeries::new(
-                vec![(x0, 0.0), (x1, 0.0)],
-                6,
-                4,
-                BLACK.stroke_width(1),
-            ))?;
+            dashed(&mut chart, (x0, 0.0), (x1, 0.0))?;
             for (s, pts) in &lines {
                 let col = colour(s, &data.strategies);
                 chart.draw_series(LineSeries::new(pts.iter().copied(), col.stroke_width(2)))?;
@@ -1009,22 +1008,14 @@ where
                 .flatten()
                 .map(|s| s.mean * scale)
                 .fold(0.0f64, f64::max);
-            let fmt = label_of(names);
-            let mut chart = ChartBuilder::on(&panels[3 * r + c])
-                .caption(format!("{d}: {y_desc}"), (FONT, 15))
-                .margin(12)
-                .x_label_area_size(36)
-                .y_label_area_size(72)
-                .build_cartesian_2d(categories(names.len()), 0.0..(max * 1.2).max(1e-9))?;
-            chart
-                .configure_mesh()
-                .disable_x_mesh()
-                .x_labels(2 * names.len() + 1)
-                .x_label_formatter(&fmt)
-                .y_desc(y_desc)
-                .label_style((FONT, 12))
-                .axis_desc_style((FONT, 13))
-                .draw()?;
+            let mut chart = category_chart(
+                &panels[3 * r + c],
+                names,
+                &format!("{d}: {y_desc}"),
+                y_desc,
+                0.0..(max * 1.2).max(1e-9),
+                12,
+            )?;
             for (i, (s, (a, b))) in names.iter().zip(&pairs).enumerate() {
                 let col = colour(s, names);
                 let x = i as f64;
