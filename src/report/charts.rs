@@ -196,11 +196,6 @@ fn point(v: &[f64]) -> Option<Point> {
     })
 }
 
-/// One value per ok run of (dataset, strategy).
-fn per_run(data: &Results, d: &str, s: &str, f: impl Fn(&Run) -> Option<f64>) -> Vec<f64> {
-    data.ok_runs(d, s).filter_map(f).collect()
-}
-
 /// Per seed, `f` of the strategy's run against `f` of full's run with the same seed (same data
 /// order, same eval blocks), combined by `diff`.
 fn paired_vs_full(
@@ -459,7 +454,7 @@ fn mean_over_runs(data: &Results, s: &str, metric: &str) -> Option<f64> {
     let v: Vec<f64> = data
         .datasets
         .iter()
-        .flat_map(|d| per_run(data, d, s, |r| r.get(metric)))
+        .flat_map(|d| data.values(d, s, metric))
         .collect();
     mean(&v)
 }
@@ -562,7 +557,7 @@ where
                 let v = data
                     .datasets
                     .iter()
-                    .flat_map(|d| per_run(data, d, s, tps))
+                    .flat_map(|d| data.values(d, s, "tokens_per_s"))
                     .collect();
                 let c = data
                     .datasets
@@ -655,7 +650,7 @@ where
         let points: Vec<Option<Point>> = data
             .strategies
             .iter()
-            .map(|s| point(&per_run(data, d, s, after)))
+            .map(|s| point(&data.values(d, s, "ppl_after")))
             .collect();
         let before = data
             .strategies
@@ -928,8 +923,8 @@ where
         {
             let mut pts = Vec::new();
             for s in &data.strategies {
-                let x = mean(&per_run(data, d, s, |r| r.get(metric)));
-                let y = point(&per_run(data, d, s, |r| r.get("ppl_after")));
+                let x = mean(&data.values(d, s, metric));
+                let y = point(&data.values(d, s, "ppl_after"));
                 if let (Some(x), Some(y)) = (x, y) {
                     pts.push((s, x * scale, y));
                 }

@@ -398,6 +398,13 @@ impl Results {
             .filter(move |r| r.dataset == dataset && r.strategy == strategy && r.status == "ok")
     }
 
+    /// One value of `metric` per ok run of (dataset, strategy).
+    pub fn values(&self, dataset: &str, strategy: &str, metric: &str) -> Vec<f64> {
+        self.ok_runs(dataset, strategy)
+            .filter_map(|r| r.get(metric))
+            .collect()
+    }
+
     /// Mean over datasets of a metric for one strategy (each dataset's seed-mean weighs once).
     pub fn across_datasets(&self, strategy: &str, metric: &str) -> Option<Stat> {
         let v: Vec<Stat> = self

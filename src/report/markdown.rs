@@ -28,16 +28,11 @@ fn ci(v: &[f64], scale: f64, digits: usize) -> String {
     }
 }
 
-/// One value per ok run of (dataset, strategy).
-fn per_run(data: &Results, d: &str, s: &str, metric: &str) -> Vec<f64> {
-    data.ok_runs(d, s).filter_map(|r| r.get(metric)).collect()
-}
-
 /// One value per ok run of the strategy, over every dataset and seed.
 fn over_runs(data: &Results, s: &str, metric: &str) -> Vec<f64> {
     data.datasets
         .iter()
-        .flat_map(|d| per_run(data, d, s, metric))
+        .flat_map(|d| data.values(d, s, metric))
         .collect()
 }
 
@@ -411,7 +406,7 @@ fn perplexity(o: &mut String, data: &Results, files: &[String]) {
     );
     for d in &data.datasets {
         for s in &data.strategies {
-            let v = |m: &str| per_run(data, d, s, m);
+            let v = |m: &str| data.values(d, s, m);
             let _ = writeln!(
                 o,
                 "| {d} | {s} | {} | {} | {} | {} | {} |",
@@ -558,7 +553,7 @@ fn frameworks(o: &mut String, data: &Results) {
         for d in &data.datasets {
             for s in &data.strategies {
                 let cell = |m: &str, scale: f64, digits: usize| {
-                    let (a, b) = (per_run(data, d, s, m), per_run(other, d, s, m));
+                    let (a, b) = (data.values(d, s, m), other.values(d, s, m));
                     let ratio = match (mean(&a), mean(&b)) {
                         (Some(x), Some(y)) if y != 0.0 => format!("{:.3}", x / y),
                         _ => "n/a".into(),
