@@ -1,7 +1,10 @@
 //! `ablate bench`: one training step per strategy at a fixed shape. Each measurement runs in a
 //! fresh child process (`ablate bench --one STRATEGY`), so peak RSS and allocator state belong to
 //! that strategy alone; strategies are interleaved (A B C A B C ...) and repeated, so this host's
-//! minute-to-minute drift hits them alike; medians are reported.
+//! minute-to-minute drift hits them alike; medians are reported. `--against pytorch` measures
+//! the PyTorch reference (`src/reference/torch_bench.py`: same weights, shapes, trainable set,
+//! AdamW settings and threads) right after each ablate measurement (A B A B ...), and reports
+//! per strategy the ratio of each repeat's pair.
 
 use std::process::Command;
 
@@ -15,7 +18,7 @@ use crate::config::device::DeviceSpec;
 use crate::config::train::{OptimizerKind, TrainSettings};
 use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::median;
-use crate::measure::{HEAP_METHOD, RSS_METHOD};
+use crate::measure::{GPU_UNMEASURED, HEAP_METHOD, RSS_METHOD};
 use crate::models::ModelSpec;
 use crate::results::BenchRow;
 use crate::strategy::Strategy;
@@ -30,6 +33,8 @@ pub struct BenchSettings {
     pub repeats: usize,
     pub optimizer: OptimizerKind,
     pub device: DeviceSpec,
+    /// Also measure the PyTorch reference, interleaved.
+    pub against_pytorch: bool,
 }
 
 /// One measurement, as a child process prints it.
@@ -40,18 +45,34 @@ pub struct BenchSample {
     pub params_trainable: usize,
     pub trainable_pct: f64,
     pub tokens_per_s: f64,
-    pub peak_heap_bytes: Option<usize>,
+    /// Peak heap on the CPU, peak memory-pool use on a GPU.
+    pub peak_mem_bytes: Option<usize>,
+    pub peak_mem_method: String,
     pub peak_rss_bytes: Option<u64>,
+    /// None: ablate (candle); the reference says "pytorch" and its versions.
+    #[serde(default)]
+    pub framework: Option<String>,
+    #[serde(default)]
+    pub framework_version: Option<String>,
+    #[serde(default)]
+    pub threads: Option<u64>,
 }
 
-/// Medians over the repeats of one strategy.
+impl BenchSample {
+    pub fn framework(&self) -> &str {
+        self.framework.as_deref().unwrap_or("candle")
+    }
+}
+
+/// Medians over the repeats of one strategy in one framework.
 #[derive(Clone, Debug)]
 pub struct BenchMedian {
     pub strategy: String,
+    pub framework: String,
     pub trainable_pct: f64,
     pub tokens_per_s: f64,
     pub step_s: f64,
-    pub peak_heap_bytes: Option<usize>,
+    pub peak_mem_bytes: Option<usize>,
     pub peak_rss_bytes: Option<u64>,
 }
 
@@ -84,8 +105,18 @@ pub fn measure_one(
         params_trainable: acc.trainable,
         trainable_pct: 100.0 * acc.ratio(),
         tokens_per_s: r.tokens_per_s,
-        peak_heap_bytes: r.peak_heap_bytes,
+        peak_mem_bytes: match (device, r.peak_device) {
+            (Device::Cpu, _) => r.peak_heap_bytes,
+            (_, p) => p.map(|p| p.used_bytes as usize),
+        },
+        peak_mem_method: match (device, r.peak_device) {
+            (Device::Cpu, _) => HEAP_METHOD.into(),
+            (_, p) => p.map_or_else(|| GPU_UNMEASURED.into(), |p| p.method()),
+        },
         peak_rss_bytes: r.peak_rss_bytes,
+        framework: None,
+        framework_version: None,
+        threads: None,
     })
 }
 
@@ -109,23 +140,26 @@ fn rows(model: &str, b: &BenchSettings, samples: &[(usize, BenchSample)]) -> Vec
             model: model.to_string(),
             strategy: x.strategy.clone(),
             repeat: *rep as u64,
-            framework: "candle".into(),
-            framework_version: framework_version(),
+            framework: x.framework().into(),
+            framework_version: x
+                .framework_version
+                .clone()
+                .unwrap_or_else(framework_version),
             git_rev: env!("ABLATE_GIT_REV").into(),
             params_total: x.params_total as u64,
             params_trainable: x.params_trainable as u64,
             trainable_ratio: x.trainable_pct / 100.0,
             tokens_per_s: x.tokens_per_s,
             step_s: (b.batch_size * b.seq_len) as f64 / x.tokens_per_s,
-            peak_mem_bytes: x.peak_heap_bytes.map(|v| v as u64),
-            peak_mem_method: HEAP_METHOD.into(),
+            peak_mem_bytes: x.peak_mem_bytes.map(|v| v as u64),
+            peak_mem_method: x.peak_mem_method.clone(),
             peak_rss_bytes: x.peak_rss_bytes,
             peak_rss_method: RSS_METHOD.into(),
             batch_size: b.batch_size as u64,
             seq_len: b.seq_len as u64,
             steps: b.steps as u64,
             optimizer: format!("{:?}", b.optimizer).to_lowercase(),
-            threads,
+            threads: x.threads.unwrap_or(threads),
             cpu_model: hw.cpu_model.clone(),
             cpus: hw.cpus,
             simd: hw.simd.clone(),
@@ -136,8 +170,71 @@ fn rows(model: &str, b: &BenchSettings, samples: &[(usize, BenchSample)]) -> Vec
         .collect()
 }
 
-/// Run every (repeat, strategy) measurement in a child process `exe bench --one ...`; returns
-/// the medians per strategy and every measurement as a row.
+/// One child process's measurement, parsed from the JSON line it prints.
+fn child(mut cmd: Command, what: &str) -> Result<BenchSample> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot run the bench child for {what}"))?;
+    if !out.status.success() {
+        bail!(
+            "bench of {what} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line.trim())
+        .with_context(|| format!("bench child of {what} printed `{text}`"))
+}
+
+/// The PyTorch reference script, beside the sources it was built from, else under the current
+/// folder (a copied checkout, as on the GPU machine).
+fn torch_script() -> std::path::PathBuf {
+    let built =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/reference/torch_bench.py");
+    if built.is_file() {
+        built
+    } else {
+        "src/reference/torch_bench.py".into()
+    }
+}
+
+/// What the PyTorch child needs to build the same measurement.
+fn torch_plan(
+    model: &str,
+    strategy: &str,
+    b: &BenchSettings,
+    threads: usize,
+) -> Result<serde_json::Value> {
+    let spec = ModelSpec::parse(model)?;
+    let strategy = crate::strategy::Strategy::preset(strategy)?;
+    let trainable: Vec<String> = crate::train::setup::plan_for(&spec.arch()?, &strategy, 0)?
+        .trainable
+        .into_iter()
+        .collect();
+    let (kind, location) = spec.for_reference()?;
+    let device = match b.device {
+        DeviceSpec::Cpu => "cpu".to_string(),
+        DeviceSpec::Cuda(n) => format!("cuda:{n}"),
+    };
+    Ok(serde_json::json!({
+        "strategy": strategy.name,
+        "model_kind": kind,
+        "model_location": location,
+        "trainable": trainable,
+        "lora": strategy.lora(),
+        "batch_size": b.batch_size,
+        "seq_len": b.seq_len,
+        "steps": b.steps,
+        "threads": threads,
+        "device": device,
+        "settings": TrainSettings::default(),
+    }))
+}
+
+/// Run every (repeat, strategy[, framework]) measurement in a child process (`exe bench --one
+/// ...`, or the PyTorch script right after it); returns the medians per strategy and framework
+/// and every measurement as a row.
 pub fn bench(
     model: &str,
     strategies: &[String],
@@ -146,7 +243,22 @@ pub fn bench(
     mut progress: impl FnMut(&BenchSample, usize),
 ) -> Result<(Vec<BenchMedian>, Vec<BenchRow>)> {
     let exe = std::env::current_exe().context("cannot find the ablate executable")?;
-    let mut samples: Vec<Vec<BenchSample>> = vec![Vec::new(); strategies.len()];
+    let n_threads = threads.unwrap_or_else(rayon::current_num_threads);
+    let python = std::env::var("ABLATE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let plans = std::env::temp_dir().join(format!("ablate-bench-{}", std::process::id()));
+    let mut plan_paths = Vec::new();
+    if b.against_pytorch {
+        std::fs::create_dir_all(&plans)
+            .with_context(|| format!("cannot create {}", plans.display()))?;
+        for s in strategies {
+            let path = plans.join(format!("{s}.json"));
+            std::fs::write(
+                &path,
+                serde_json::to_vec(&torch_plan(model, s, b, n_threads)?)?,
+            )?;
+            plan_paths.push(path);
+        }
+    }
     let mut all = Vec::new();
     for rep in 0..b.repeats {
         for (i, s) in strategies.iter().enumerate() {
@@ -160,49 +272,89 @@ pub fn bench(
                 .args(["--steps", &b.steps.to_string()])
                 .args(["--optimizer", &format!("{:?}", b.optimizer).to_lowercase()])
                 .args(["--device", &b.device.to_string()]);
-            let out = cmd.output().context("cannot run a bench child process")?;
-            if !out.status.success() {
-                bail!(
-                    "bench of `{s}` failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                )
-            }
-            let line = String::from_utf8_lossy(&out.stdout);
-            let sample: BenchSample = serde_json::from_str(line.trim())
-                .with_context(|| format!("bench child printed `{line}`"))?;
+            let sample = child(cmd, &format!("`{s}`"))?;
             progress(&sample, rep);
-            all.push((rep, sample.clone()));
-            samples[i].push(sample);
+            all.push((rep, sample));
+            if let Some(plan) = plan_paths.get(i) {
+                let mut cmd = Command::new(&python);
+                cmd.arg(torch_script()).arg(plan);
+                let sample = child(
+                    cmd,
+                    &format!("`{s}` in PyTorch ({python}; set ABLATE_PYTHON)"),
+                )?;
+                progress(&sample, rep);
+                all.push((rep, sample));
+            }
         }
     }
+    if b.against_pytorch {
+        std::fs::remove_dir_all(&plans).ok();
+    }
     let rows = rows(model, b, &all);
-    let medians = samples
-        .into_iter()
-        .zip(strategies)
-        .map(|(v, name)| {
-            let tps: Vec<f64> = v.iter().map(|x| x.tokens_per_s).collect();
-            let step: Vec<f64> = tps
+    let tokens = (b.batch_size * b.seq_len) as f64;
+    let mut medians = Vec::new();
+    for name in strategies {
+        for fw in ["candle", "pytorch"] {
+            let v: Vec<&BenchSample> = all
                 .iter()
-                .map(|t| (b.batch_size * b.seq_len) as f64 / t)
+                .map(|(_, x)| x)
+                .filter(|x| &x.strategy == name && x.framework() == fw)
                 .collect();
-            let heap: Vec<f64> = v
+            if v.is_empty() {
+                continue;
+            }
+            let step: Vec<f64> = v.iter().map(|x| tokens / x.tokens_per_s).collect();
+            let mem: Vec<f64> = v
                 .iter()
-                .filter_map(|x| x.peak_heap_bytes.map(|b| b as f64))
+                .filter_map(|x| x.peak_mem_bytes.map(|b| b as f64))
                 .collect();
             let rss: Vec<f64> = v
                 .iter()
                 .filter_map(|x| x.peak_rss_bytes.map(|r| r as f64))
                 .collect();
             let step_s = median(&step).unwrap_or(f64::NAN);
-            BenchMedian {
+            medians.push(BenchMedian {
                 strategy: name.clone(),
+                framework: fw.into(),
                 trainable_pct: v.first().map_or(0.0, |x| x.trainable_pct),
-                tokens_per_s: (b.batch_size * b.seq_len) as f64 / step_s,
+                tokens_per_s: tokens / step_s,
                 step_s,
-                peak_heap_bytes: median(&heap).map(|x| x as usize),
+                peak_mem_bytes: median(&mem).map(|x| x as usize),
                 peak_rss_bytes: median(&rss).map(|x| x as u64),
-            }
-        })
-        .collect();
+            });
+        }
+    }
     Ok((medians, rows))
+}
+
+/// ablate over PyTorch for one strategy: the median and range of each repeat's paired ratio.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ratio {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// Paired ratios (ablate / PyTorch, repeat by repeat) of `metric` for `strategy` in bench rows.
+pub fn paired_ratio(
+    rows: &[BenchRow],
+    strategy: &str,
+    metric: impl Fn(&BenchRow) -> Option<f64>,
+) -> Option<Ratio> {
+    let of = |fw: &str, rep: u64| {
+        rows.iter()
+            .find(|r| r.strategy == strategy && r.framework == fw && r.repeat == rep)
+            .and_then(&metric)
+    };
+    let reps: std::collections::BTreeSet<u64> = rows.iter().map(|r| r.repeat).collect();
+    let v: Vec<f64> = reps
+        .into_iter()
+        .filter_map(|rep| Some(of("candle", rep)? / of("pytorch", rep)?))
+        .filter(|x| x.is_finite())
+        .collect();
+    Some(Ratio {
+        median: median(&v)?,
+        min: v.iter().copied().fold(f64::INFINITY, f64::min),
+        max: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    })
 }

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use ablate::bench::{BenchSettings, bench as run_bench, measure_one};
+use ablate::bench::{BenchSettings, Ratio, bench as run_bench, measure_one, paired_ratio};
 use ablate::config::device::DeviceSpec;
 use ablate::config::train::OptimizerKind;
 use ablate::models::ModelSpec;
@@ -35,6 +35,15 @@ pub struct BenchArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: DeviceSpec,
+    /// Also measure this reference, interleaved with ablate (A B A B ...): `pytorch` runs
+    /// src/reference/torch_bench.py with $ABLATE_PYTHON (else python3).
+    #[arg(long, value_enum)]
+    against: Option<Against>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Against {
+    Pytorch,
 }
 
 pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
@@ -45,6 +54,7 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
         repeats: a.repeats,
         optimizer: a.optimizer,
         device: a.device,
+        against_pytorch: a.against.is_some(),
     };
     if let Some(name) = &a.one {
         let strategy = super::strategy(name, None)?;
@@ -67,29 +77,74 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
     );
     let (medians, rows) = run_bench(&a.model, &a.strategies, &settings, threads, |s, rep| {
         eprintln!(
-            "repeat {} {:<18} {:>7.1} tokens/s  peak heap {}",
+            "repeat {} {:<18} {:>7.1} tokens/s  peak mem {}",
             rep + 1,
             s.strategy,
             s.tokens_per_s,
-            super::gb(s.peak_heap_bytes)
+            super::gb(s.peak_mem_bytes)
         )
     })?;
     let cpu = rows.first().map_or("", |r| r.cpu_model.as_str());
+    let mem = if a.device.is_cpu() {
+        "peak heap"
+    } else {
+        "peak GPU mem"
+    };
     println!("medians of {} repeats on {cpu}:", a.repeats);
     println!(
-        "{:<18} {:>10} {:>10} {:>10} {:>14} {:>12}",
-        "strategy", "trainable%", "tokens/s", "step s", "peak heap", "peak RSS"
+        "{:<18} {:<8} {:>10} {:>10} {:>10} {:>14} {:>12}",
+        "strategy", "framework", "trainable%", "tokens/s", "step s", mem, "peak RSS"
     );
-    for r in medians {
+    for r in &medians {
         println!(
-            "{:<18} {:>9.2}% {:>10.1} {:>10.2} {:>14} {:>12}",
+            "{:<18} {:<8} {:>9.2}% {:>10.1} {:>10.2} {:>14} {:>12}",
             r.strategy,
+            r.framework,
             r.trainable_pct,
             r.tokens_per_s,
             r.step_s,
-            super::gb(r.peak_heap_bytes),
+            super::gb(r.peak_mem_bytes),
             super::gb(r.peak_rss_bytes.map(|b| b as usize))
         );
+    }
+    if a.against.is_some() {
+        let (torch_mem, mem_note) = if a.device.is_cpu() {
+            (
+                "ablate heap / torch RSS",
+                "torch keeps no CPU allocator statistics: its peak is RSS",
+            )
+        } else {
+            (
+                "GPU mem",
+                "ablate's memory-pool peak vs torch.cuda.max_memory_allocated",
+            )
+        };
+        println!(
+            "ablate / PyTorch, median [min, max] of the {} paired repeats ({mem_note}):",
+            a.repeats
+        );
+        println!(
+            "{:<18} {:>24} {:>28} {:>24}",
+            "strategy", "tokens/s", torch_mem, "peak RSS"
+        );
+        let show = |r: Option<Ratio>| {
+            r.map_or("n/a".into(), |r| {
+                format!("{:.2} [{:.2}, {:.2}]", r.median, r.min, r.max)
+            })
+        };
+        for s in &a.strategies {
+            println!(
+                "{:<18} {:>24} {:>28} {:>24}",
+                s,
+                show(paired_ratio(&rows, s, |r| Some(r.tokens_per_s))),
+                show(paired_ratio(&rows, s, |r| r
+                    .peak_mem_bytes
+                    .map(|b| b as f64))),
+                show(paired_ratio(&rows, s, |r| r
+                    .peak_rss_bytes
+                    .map(|b| b as f64))),
+            );
+        }
     }
     let path = ResultsDir::new(&a.results).write_bench(&rows)?;
     println!("{} measurements -> {}", rows.len(), path.display());

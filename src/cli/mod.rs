@@ -2,6 +2,7 @@
 //! clap, and a short dispatch.
 
 mod bench;
+mod device_check;
 mod eval;
 mod fetch;
 mod params;
@@ -49,6 +50,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Time training steps per strategy (interleaved, repeated, medians).
     Bench(bench::BenchArgs),
+    /// Compare a device with the CPU: logits, gradients and a few training steps.
+    DeviceCheck(device_check::DeviceCheckArgs),
 }
 
 /// Parse the command line and run it; returns the process exit code.
@@ -73,6 +76,7 @@ pub fn main() -> Result<i32> {
         Command::Params(a) => params::params(a).map(|()| 0),
         Command::Train(a) => train::train(a).map(|()| 0),
         Command::Bench(a) => bench::bench(a, cli.threads).map(|()| 0),
+        Command::DeviceCheck(a) => device_check::device_check(a),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::nn::add::add;
 use crate::nn::matmul::matmul;
 use crate::nn::rope::RotaryTables;
 use crate::nn::softmax::causal_softmax;
+use crate::nn::swiglu::swiglu;
 use crate::nn::{Linear, Param, RmsNorm};
 
 pub struct Llama {
@@ -123,7 +124,7 @@ impl Block {
             &self.attention(&self.input_layernorm.forward(x)?, cfg, rope)?,
         )?;
         let h = self.post_attention_layernorm.forward(&x)?;
-        let mlp = (self.gate_proj.forward(&h)?.silu()? * self.up_proj.forward(&h)?)?;
+        let mlp = swiglu(&self.gate_proj.forward(&h)?, &self.up_proj.forward(&h)?)?;
         add(&x, &self.down_proj.forward(&mlp)?)
     }
 

@@ -10,6 +10,7 @@ pub mod hf;
 pub mod hub;
 pub mod llama;
 pub mod naming;
+pub mod random;
 pub mod weights;
 
 use std::path::{Path, PathBuf};
@@ -88,10 +89,18 @@ pub enum ModelSpec {
     HfDir(PathBuf),
     Gguf(PathBuf),
     Hub(String),
+    /// `random:SPEC`: SPEC's architecture with random weights (speed and memory only).
+    Random(Box<ModelSpec>),
 }
 
 impl ModelSpec {
     pub fn parse(spec: &str) -> Result<Self> {
+        if let Some(inner) = spec.strip_prefix("random:") {
+            return match Self::parse(inner)? {
+                Self::Random(_) => bail!("model `{spec}`: random of random"),
+                m => Ok(Self::Random(Box::new(m))),
+            };
+        }
         if let Some(known) = fetch::KnownModel::by_alias(spec) {
             return Ok(Self::Alias(known));
         }
@@ -129,6 +138,32 @@ impl ModelSpec {
             Self::HfDir(dir) => hf::read(dir, device),
             Self::Gguf(path) => gguf::read(path, device),
             Self::Hub(id) => hf::read(&hub::download(id)?, device),
+            Self::Random(inner) => random::checkpoint(&inner.arch()?, &inner.describe(), device),
+        }
+    }
+
+    /// How the PyTorch reference loads this model: (kind, location), kind one of gguf, hf, hub
+    /// or random (then the location holds the config: a folder's config.json or GGUF metadata).
+    pub fn for_reference(&self) -> Result<(String, String)> {
+        let canonical = |p: &Path| -> Result<String> {
+            Ok(std::fs::canonicalize(p)?.to_string_lossy().into_owned())
+        };
+        Ok(match self {
+            Self::Alias(k) => ("gguf".into(), k.ensure()?.to_string_lossy().into_owned()),
+            Self::Gguf(p) => ("gguf".into(), canonical(p)?),
+            Self::HfDir(p) => ("hf".into(), canonical(p)?),
+            Self::Hub(id) => ("hub".into(), id.clone()),
+            Self::Random(inner) => ("random".into(), inner.for_reference()?.1),
+        })
+    }
+
+    /// What the spec names, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Alias(k) => k.alias.to_string(),
+            Self::HfDir(p) | Self::Gguf(p) => p.display().to_string(),
+            Self::Hub(id) => id.clone(),
+            Self::Random(inner) => format!("random:{}", inner.describe()),
         }
     }
 
@@ -144,6 +179,12 @@ impl ModelSpec {
             Self::Gguf(path) => return fetch::sha256_file(path),
             Self::HfDir(dir) => dir.clone(),
             Self::Hub(id) => hub::download(id)?,
+            // The weights are a function of the architecture (seeded).
+            Self::Random(inner) => {
+                return Ok(fetch::sha256_hex(
+                    format!("random {:?}", inner.arch()?).as_bytes(),
+                ));
+            }
         };
         // The files `hf::read` reads: config, tokenizer, weights.
         let files = [dir.join("config.json"), dir.join("tokenizer.json")]
@@ -164,6 +205,7 @@ impl ModelSpec {
             Self::HfDir(dir) => ArchConfig::from_hf_json(&dir.join("config.json")),
             Self::Gguf(path) => gguf::read_arch(path),
             Self::Hub(id) => ArchConfig::from_hf_json(&hub::download_config(id)?),
+            Self::Random(inner) => inner.arch(),
         }
     }
 }

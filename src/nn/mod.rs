@@ -15,6 +15,7 @@ pub mod param;
 pub mod rope;
 pub mod slices;
 pub mod softmax;
+pub mod swiglu;
 
 pub use linear::{Linear, Lora};
 pub use norm::{LayerNorm, RmsNorm};

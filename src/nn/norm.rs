@@ -1,15 +1,16 @@
 //! RMSNorm (Llama) and LayerNorm (GPT-Neo) with backward passes.
 //!
 //! candle-nn's fused `rms_norm` / `layer_norm` have no backward: gradients silently stop there.
-//! Here the forward is a fused CPU kernel and the backward is written out in tensor ops; the
-//! weight (and bias) gradient is returned only when that parameter trains. Other devices use the
+//! Here the forward is a fused CPU kernel; RMSNorm's backward is one parallel pass too,
+//! LayerNorm's is written out in tensor ops. The weight (and bias) gradient is returned only when
+//! that parameter trains. Other devices use the
 //! composed form, which autograd differentiates by itself.
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, D, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
 use super::param::Param;
-use super::slices::{contiguous_f32, fused_ok};
+use super::slices::{contiguous_f32, fused_ok, with_cpu};
 
 #[derive(Clone, Debug)]
 pub struct RmsNorm {
@@ -106,25 +107,58 @@ impl CustomOp2 for RmsNormOp {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let need_dx = x.track_op();
-        let x = x.detach();
-        let w_d = w.detach();
-        let r = (x.sqr()?.mean_keepdim(D::Minus1)? + self.eps)?
-            .sqrt()?
-            .recip()?;
-        let xhat = x.broadcast_mul(&r)?;
-        let dw = w
-            .track_op()
-            .then(|| sum_rows(&(grad * &xhat)?))
-            .transpose()?;
-        let dx = if need_dx {
-            let g = grad.broadcast_mul(&w_d)?;
-            let proj = (&g * &xhat)?.mean_keepdim(D::Minus1)?;
-            Some(g.sub(&xhat.broadcast_mul(&proj)?)?.broadcast_mul(&r)?)
-        } else {
-            None
-        };
-        Ok((dx, dw))
+        // One parallel pass over rows: xhat = x r with r = 1 / rms(x), g = grad w;
+        // dx = r (g - xhat mean(g xhat)); dw = sum over rows of grad xhat.
+        let grad = grad.contiguous()?;
+        let eps = self.eps as f32;
+        let (dx, dw) = with_cpu(x, |xs, xl| {
+            with_cpu(w, |ws, wl| {
+                with_cpu(&grad, |gs, gl| {
+                    let x = contiguous_f32(xs, xl, "rms-norm")?;
+                    let w = contiguous_f32(ws, wl, "rms-norm weight")?;
+                    let g = contiguous_f32(gs, gl, "rms-norm grad")?;
+                    let d = w.len();
+                    let mut dx = vec![0f32; x.len()];
+                    let dw = rows_mut(&mut dx, d)
+                        .zip(x.par_chunks(d).zip(g.par_chunks(d)))
+                        .fold(
+                            || vec![0f32; d],
+                            |mut dw, (dx, (x, g))| {
+                                let ms = x.iter().map(|v| v * v).sum::<f32>() / d as f32;
+                                let r = 1.0 / (ms + eps).sqrt();
+                                let mut proj = 0f32;
+                                for i in 0..d {
+                                    let xhat = x[i] * r;
+                                    proj += g[i] * w[i] * xhat;
+                                    dw[i] += g[i] * xhat;
+                                }
+                                proj /= d as f32;
+                                for i in 0..d {
+                                    dx[i] = r * (g[i] * w[i] - x[i] * r * proj);
+                                }
+                                dw
+                            },
+                        )
+                        .reduce(
+                            || vec![0f32; d],
+                            |mut a, b| {
+                                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
+                                a
+                            },
+                        );
+                    Ok((dx, dw))
+                })
+            })
+        })?;
+        let dev = x.device();
+        Ok((
+            x.track_op()
+                .then(|| Tensor::from_vec(dx, x.shape(), dev))
+                .transpose()?,
+            w.track_op()
+                .then(|| Tensor::from_vec(dw, w.shape(), dev))
+                .transpose()?,
+        ))
     }
 }
 

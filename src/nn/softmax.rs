@@ -7,7 +7,7 @@
 use candle_core::{CpuStorage, CustomOp1, D, DType, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-use super::slices::{contiguous_f32, fused_ok};
+use super::slices::{contiguous_f32, fused_ok, with_cpu};
 
 /// Softmax over the last dim of scores (batch, heads, seq, seq), masked causally.
 pub fn causal_softmax(scores: &Tensor, window: Option<usize>) -> Result<Tensor> {
@@ -76,10 +76,27 @@ impl CustomOp1 for CausalSoftmax {
     }
 
     fn bwd(&self, _x: &Tensor, p: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        // dS = P * (dP - sum(dP * P)); masked entries have P = 0, so they get no gradient.
-        let p = p.detach();
-        let dot = (grad * &p)?.sum_keepdim(D::Minus1)?;
-        let ds = (grad.broadcast_sub(&dot)? * &p)?;
+        // dS = P * (dP - sum(dP * P)), one parallel pass over rows; masked entries have P = 0,
+        // so they get no gradient.
+        let grad = grad.contiguous()?;
+        let seq = p.dim(D::Minus1)?;
+        let ds = with_cpu(p, |ps, pl| {
+            with_cpu(&grad, |gs, gl| {
+                let p = contiguous_f32(ps, pl, "causal-softmax")?;
+                let g = contiguous_f32(gs, gl, "causal-softmax grad")?;
+                let mut ds = vec![0f32; p.len()];
+                ds.par_chunks_mut(seq)
+                    .zip(p.par_chunks(seq).zip(g.par_chunks(seq)))
+                    .for_each(|(d, (p, g))| {
+                        let dot: f32 = p.iter().zip(g).map(|(p, g)| p * g).sum();
+                        for ((d, p), g) in d.iter_mut().zip(p).zip(g) {
+                            *d = p * (g - dot);
+                        }
+                    });
+                Ok(ds)
+            })
+        })?;
+        let ds = Tensor::from_vec(ds, p.shape(), p.device())?;
         debug_assert_eq!(ds.dtype(), DType::F32);
         Ok(Some(ds))
     }

@@ -103,6 +103,8 @@ pub struct Evidence {
     pub block_changes: BTreeMap<(String, String), Vec<f64>>,
     /// (strategy, repeat) -> (tokens/s, peak memory bytes), ablate's own bench rows.
     pub bench: BTreeMap<(String, i64), (f64, Option<f64>)>,
+    /// The devices those bench rows ran on (`cpu`, `cuda:0`, ...).
+    pub bench_devices: std::collections::BTreeSet<String>,
     /// run id -> per-block (NLL before, NLL after) on the held-out validation slice.
     pub validation: BTreeMap<String, Vec<(f64, f64)>>,
 }
@@ -159,9 +161,17 @@ fn load_evidence(root: &Path) -> Result<Evidence> {
             numbers(&df, "tokens_per_s")?,
             numbers(&df, "peak_mem_bytes")?,
         );
+        // Rows from before the device column are CPU rows.
+        let device = strings(&df, "device")?;
         for i in 0..df.height() {
             if let (true, Some(r), Some(t)) = (fw[i] == "candle", rep[i], tps[i]) {
                 e.bench.insert((strategy[i].clone(), r as i64), (t, mem[i]));
+                let d = device
+                    .get(i)
+                    .cloned()
+                    .flatten()
+                    .unwrap_or_else(|| "cpu".into());
+                e.bench_devices.insert(d);
             }
         }
     }

@@ -13,7 +13,6 @@ use super::{GridOptions, ResolvedGrid, ResolvedRun};
 use crate::config::train::TrainSettings;
 use crate::config::train::VALIDATION_SUFFIX;
 use crate::data::Dataset;
-use crate::models::ModelSpec;
 use crate::results::schema::{self, ColumnKind};
 use crate::strategy::LoraSpec;
 use crate::train::batches::Batches;
@@ -47,21 +46,6 @@ pub struct ReferencePlan {
     pub sample_prompt_ids: Vec<u32>,
     /// The Parquet columns of each table, (name, kind), as `results::schema` defines them.
     pub schema: BTreeMap<&'static str, Vec<(&'static str, ColumnKind)>>,
-}
-
-fn model_kind(spec: &ModelSpec) -> Result<(String, String)> {
-    Ok(match spec {
-        ModelSpec::Alias(k) => ("gguf".into(), k.ensure()?.to_string_lossy().into_owned()),
-        ModelSpec::Gguf(p) => (
-            "gguf".into(),
-            std::fs::canonicalize(p)?.to_string_lossy().into_owned(),
-        ),
-        ModelSpec::HfDir(p) => (
-            "hf".into(),
-            std::fs::canonicalize(p)?.to_string_lossy().into_owned(),
-        ),
-        ModelSpec::Hub(id) => ("hub".into(), id.clone()),
-    })
 }
 
 fn plan_one(
@@ -108,7 +92,7 @@ fn plan_one(
         let name = format!("{}{VALIDATION_SUFFIX}", cfg.dataset.name);
         eval.push((name.clone(), cfg.role_of(&name).to_string(), validation));
     }
-    let (model_kind, model_location) = model_kind(&run.model)?;
+    let (model_kind, model_location) = run.model.for_reference()?;
     Ok(ReferencePlan {
         run_id: run.id.clone(),
         grid: grid.name.clone(),

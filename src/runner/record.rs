@@ -110,9 +110,11 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
     row.peak_mem_bytes = t.peak_heap_bytes.map(|b| b as u64);
     row.peak_rss_bytes = t.peak_rss_bytes;
     if !cfg.device.is_cpu() {
-        // The heap holds only the host's share of a GPU run: never report it as the run's peak.
-        row.peak_mem_bytes = None;
-        row.peak_mem_method = GPU_UNMEASURED.into();
+        // The heap holds only the host's share of a GPU run: the peak is the device's.
+        row.peak_mem_bytes = t.peak_device.map(|p| p.used_bytes);
+        row.peak_mem_method = t
+            .peak_device
+            .map_or_else(|| GPU_UNMEASURED.into(), |p| p.method());
     } else if let Some(m) = t.memory {
         row.mem_weights_bytes = Some(m.start_bytes as u64);
         row.mem_grads_bytes = Some(m.grads_bytes as u64);

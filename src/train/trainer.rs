@@ -12,6 +12,7 @@ use super::batches::Batches;
 use super::optim::{AdamWOptimizer, global_grad_norm};
 use crate::config::train::TrainSettings;
 use crate::eval::next_token_loss;
+use crate::measure::device_mem::{self, DevicePeak};
 use crate::measure::{alloc, rss, stats};
 use crate::models::CausalLm;
 
@@ -63,6 +64,8 @@ pub struct TrainReport {
     pub peak_heap_bytes: Option<usize>,
     pub memory: Option<MemoryBreakdown>,
     pub peak_rss_bytes: Option<u64>,
+    /// A GPU run's memory-pool high-water marks over the same span as the heap peak.
+    pub peak_device: Option<DevicePeak>,
 }
 
 pub fn train(
@@ -96,6 +99,7 @@ pub fn train(
 
     alloc::reset_peak();
     rss::reset_peak_rss();
+    device_mem::reset_peak(device)?;
     let mut records = Vec::with_capacity(s.steps);
     let mut outcome = Outcome::Completed;
     let mut elapsed = 0f64;
@@ -166,6 +170,8 @@ pub fn train(
         };
         opt.step(&mut grads, s, lr, scale)?;
         drop(grads);
+        // A GPU queues kernels: the step ends when they have run.
+        device.synchronize()?;
         let step_s = t0.elapsed().as_secs_f64();
         elapsed += step_s;
         let rec = StepRecord {
@@ -212,5 +218,6 @@ pub fn train(
             _ => None,
         },
         peak_rss_bytes: rss::peak_rss_bytes(),
+        peak_device: device_mem::peak(device)?,
     })
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Floor of each top-level module: data flows config -> data -> model -> train -> record ->
 /// report. Modules on the same floor may not use each other either.
-const FLOORS: [(&str, u8); 12] = [
+const FLOORS: [(&str, u8); 13] = [
     ("strategy", 0),
     ("nn", 0),
     ("measure", 0),
@@ -18,6 +18,7 @@ const FLOORS: [(&str, u8); 12] = [
     ("eval", 4),
     ("train", 5),
     ("bench", 6),
+    ("device_check", 6),
     ("runner", 6),
     ("report", 6),
 ];

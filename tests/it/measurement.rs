@@ -406,3 +406,96 @@ fn nucleus_samples_are_seeded() {
     let g = greedy(m.lm.as_ref(), &m.tokenizer, "It was late", 12, 32, &dev).unwrap();
     assert_eq!(draw(0.0, 7), g, "temperature 0 is greedy whatever the seed");
 }
+
+/// `--against pytorch` without torch: a stand-in "python" that answers as torch_bench.py does
+/// (and records the plan it was handed), so the plumbing is checked where CI has no torch.
+#[test]
+fn bench_against_pytorch_interleaves_and_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("python");
+    let seen = dir.path().join("plans.txt");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\n# $1 = the script, $2 = the plan\ncat \"$2\" >> {seen}; echo >> {seen}\ns=$(sed 's/.*\"strategy\":\"\\([a-z_]*\\)\".*/\\1/' \"$2\")\necho '{{\"strategy\":\"'$s'\",\"params_total\":10,\"params_trainable\":5,\"trainable_pct\":50.0,\"tokens_per_s\":16.0,\"peak_mem_bytes\":1000000000,\"peak_mem_method\":\"peak RSS\",\"peak_rss_bytes\":1000000000,\"framework\":\"pytorch\",\"framework_version\":\"torch fake\",\"threads\":1}}'\n",
+            seen = seen.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = crate::common::run_ok(
+        Command::new(env!("CARGO_BIN_EXE_ablate"))
+            .env("ABLATE_PYTHON", &fake)
+            .args(["--threads", "1", "bench", "--model"])
+            .arg(fixture("tiny-llama"))
+            .args(["--strategies", "full,attn_embed_frozen", "--batch", "2"])
+            .args(["--seq-len", "16", "--steps", "1", "--repeats", "2"])
+            .args(["--against", "pytorch", "--results"])
+            .arg(dir.path()),
+    );
+    let rows = read_table(dir.path(), "bench").unwrap().unwrap();
+    let fw = strings_required(&rows, "framework").unwrap();
+    let strategy = strings_required(&rows, "strategy").unwrap();
+    let pairs: Vec<String> = fw
+        .iter()
+        .zip(&strategy)
+        .map(|(f, s)| format!("{f} {s}"))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            "candle full",
+            "pytorch full",
+            "candle attn_embed_frozen",
+            "pytorch attn_embed_frozen"
+        ]
+        .repeat(2),
+        "A B A B, one strategy at a time"
+    );
+    // The plan names the same trainable set ablate trains, with the settings and threads.
+    let plans = std::fs::read_to_string(&seen).unwrap();
+    let frozen: serde_json::Value = serde_json::from_str(
+        plans
+            .lines()
+            .find(|l| l.contains("attn_embed_frozen"))
+            .unwrap(),
+    )
+    .unwrap();
+    let names: Vec<&str> = frozen["trainable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"model.layers.0.mlp.up_proj.weight"),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.contains("self_attn") && !n.contains("embed"))
+    );
+    assert_eq!(frozen["threads"], 1);
+    assert_eq!(frozen["device"], "cpu");
+    assert_eq!(frozen["settings"]["lr"], 1e-4);
+    // The printed memory ratio pairs each repeat: ablate's heap over the stand-in's 1 GB.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mem = numbers(&rows, "peak_mem_bytes").unwrap();
+    let mut r: Vec<f64> = [mem[0], mem[4]].iter().map(|m| m.unwrap() / 1e9).collect();
+    r.sort_by(f64::total_cmp);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("full ") && l.contains('['))
+        .unwrap_or_default();
+    assert!(
+        line.contains(&format!(
+            "{:.2} [{:.2}, {:.2}]",
+            (r[0] + r[1]) / 2.0,
+            r[0],
+            r[1]
+        )),
+        "{text}"
+    );
+}

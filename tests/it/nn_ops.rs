@@ -6,6 +6,7 @@ use ablate::nn::counters::backward_matmuls;
 use ablate::nn::norm::{layer_norm_composed, layer_norm_fused, rms_norm_composed, rms_norm_fused};
 use ablate::nn::rope::{rope_composed, rope_fused};
 use ablate::nn::softmax::{causal_softmax, causal_softmax_composed};
+use ablate::nn::swiglu::{swiglu, swiglu_composed};
 use ablate::nn::{Linear, Param};
 use candle_core::{DType, Device, Tensor, Var};
 
@@ -185,4 +186,17 @@ fn frozen_linear_computes_no_weight_gradient() {
     assert!(dx1 > dx0, "the input gradient was not computed");
     assert!(grads.get(&w).is_none() && grads.get(&b).is_none());
     assert!(grads.get(x.as_tensor()).is_some());
+}
+
+#[test]
+fn swiglu_fused_equals_composed() {
+    // 45,000 elements: several parallel chunks, the last one partial.
+    let (g, u) = (randn(&[3, 5, 3000], 11), randn(&[3, 5, 3000], 12));
+    let g = (g * 4.0).unwrap(); // silu's curved part and both tails
+    assert_same(
+        "swiglu",
+        &|t| swiglu(&t[0], &t[1]).unwrap(),
+        &|t| swiglu_composed(&t[0], &t[1]).unwrap(),
+        &[g, u],
+    );
 }

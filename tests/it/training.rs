@@ -499,3 +499,80 @@ fn devices_are_checked() {
         );
     }
 }
+
+/// `random:SPEC` builds SPEC's architecture with seeded random weights: the same parameter
+/// names and counts as the checkpoint, identical in two builds, different from the checkpoint.
+#[test]
+fn random_models_take_the_shapes_of_their_config() {
+    use ablate::models::ParamPlan;
+    for name in ["tiny-llama", "tiny-gpt-neo"] {
+        let spec = format!("random:{}", fixture(name).display());
+        let random = ModelSpec::parse(&spec).unwrap();
+        let real = ModelSpec::parse(fixture(name).to_str().unwrap()).unwrap();
+        let build = |m: &ModelSpec| {
+            m.read(&Device::Cpu)
+                .unwrap()
+                .build(&Device::Cpu, ParamPlan::frozen())
+                .unwrap()
+        };
+        let (a, b, r) = (build(&random), build(&random), build(&real));
+        let shapes = |m: &Model| -> Vec<(String, Vec<usize>)> {
+            m.lm.params()
+                .iter()
+                .map(|p| (p.name().to_string(), p.tensor().dims().to_vec()))
+                .collect()
+        };
+        assert_eq!(shapes(&a), shapes(&r), "{name}");
+        for ((pa, pb), pr) in a.lm.params().iter().zip(b.lm.params()).zip(r.lm.params()) {
+            let (ta, tb, tr) = (pa.tensor(), pb.tensor(), pr.tensor());
+            assert_eq!(max_abs_diff(ta, tb), 0.0, "{} is seeded", pa.name());
+            if ta.rank() == 2 {
+                let std = ta
+                    .sqr()
+                    .unwrap()
+                    .mean_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+                    .sqrt();
+                assert!((std - 0.02).abs() < 0.002, "{}: std {std}", pa.name());
+                assert!(max_abs_diff(ta, tr) > 0.0, "{}", pa.name());
+            }
+        }
+        let ids = Tensor::new(&[[1u32, 2, 3, 4]], &Device::Cpu).unwrap();
+        let logits = a.lm.forward(&ids).unwrap();
+        assert_eq!(logits.dims()[2], a.arch().vocab_size());
+        assert_ne!(random.sha256().unwrap(), real.sha256().unwrap());
+        let nested = ModelSpec::parse(&format!("random:{spec}")).unwrap_err();
+        assert!(nested.to_string().contains("random of random"), "{nested}");
+    }
+}
+
+/// The device check on the CPU against itself: the same code on both sides, so every
+/// difference is exactly zero and it passes; the JSON carries every figure.
+#[test]
+fn device_check_compares_every_gradient() {
+    let out = crate::common::run_ok(
+        std::process::Command::new(env!("CARGO_BIN_EXE_ablate"))
+            .args(["device-check", "--device", "cpu", "--model"])
+            .arg(fixture("tiny-llama"))
+            .args(["--strategies", "full,lora", "--steps", "2"]),
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    for (c, s) in lines.iter().zip(["full", "lora"]) {
+        assert_eq!(c["strategy"], s);
+        assert_eq!(c["ok"], true);
+        assert_eq!(c["logits_max_abs_diff"], 0.0);
+        assert_eq!(c["grad_max_rel_diff"], 0.0);
+        assert!(c["logits_max"].as_f64().unwrap() > 0.0);
+        assert_eq!(c["train_loss_cpu"].as_array().unwrap().len(), 2);
+    }
+    // Every trainable tensor of full fine-tuning is compared; LoRA compares its adapters.
+    let full = lines[0]["grads_compared"].as_u64().unwrap();
+    let lora = lines[1]["grads_compared"].as_u64().unwrap();
+    assert!(full > lora && lora > 0, "{full} {lora}");
+}

@@ -1,0 +1,99 @@
+//! SwiGLU, `silu(gate) * up`, as one op. candle's chain (silu, then mul) runs single-threaded
+//! passes, keeps `silu(gate)` alive for backward and walks six element-wise ops back; this one
+//! makes one parallel pass each way and keeps only its two inputs.
+
+use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::slices::{contiguous_f32, fused_ok, with_cpu};
+
+/// Elements per parallel task: large enough that scheduling is noise.
+const CHUNK: usize = 1 << 14;
+
+pub fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+    if fused_ok(gate) && fused_ok(up) && gate.shape() == up.shape() {
+        gate.contiguous()?.apply_op2(&up.contiguous()?, SwiGlu)
+    } else {
+        swiglu_composed(gate, up)
+    }
+}
+
+/// The composed form; the reference for the fused op and the path off the CPU.
+pub fn swiglu_composed(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+    gate.silu()? * up
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+struct SwiGlu;
+
+impl CustomOp2 for SwiGlu {
+    fn name(&self) -> &'static str {
+        "swiglu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        gs: &CpuStorage,
+        gl: &Layout,
+        us: &CpuStorage,
+        ul: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let g = contiguous_f32(gs, gl, "swiglu gate")?;
+        let u = contiguous_f32(us, ul, "swiglu up")?;
+        let mut out = vec![0f32; g.len()];
+        out.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
+            .for_each(|(o, (g, u))| {
+                for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
+                    *o = g * sigmoid(g) * u;
+                }
+            });
+        Ok((CpuStorage::F32(out), gl.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        gate: &Tensor,
+        up: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        // d/dg silu(g) = s(g) (1 + g (1 - s(g))); d/du = silu(g).
+        let (dg, du) = with_cpu(gate, |gs, gl| {
+            with_cpu(up, |us, ul| {
+                with_cpu(&grad, |ds, dl| {
+                    let g = contiguous_f32(gs, gl, "swiglu gate")?;
+                    let u = contiguous_f32(us, ul, "swiglu up")?;
+                    let d = contiguous_f32(ds, dl, "swiglu grad")?;
+                    let mut dg = vec![0f32; g.len()];
+                    let mut du = vec![0f32; g.len()];
+                    dg.par_chunks_mut(CHUNK)
+                        .zip(du.par_chunks_mut(CHUNK))
+                        .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
+                        .zip(d.par_chunks(CHUNK))
+                        .for_each(|(((dg, du), (g, u)), d)| {
+                            for i in 0..g.len() {
+                                let s = sigmoid(g[i]);
+                                du[i] = d[i] * g[i] * s;
+                                dg[i] = d[i] * u[i] * s * (1.0 + g[i] * (1.0 - s));
+                            }
+                        });
+                    Ok((dg, du))
+                })
+            })
+        })?;
+        let dev = gate.device();
+        Ok((
+            gate.track_op()
+                .then(|| Tensor::from_vec(dg, gate.shape(), dev))
+                .transpose()?,
+            up.track_op()
+                .then(|| Tensor::from_vec(du, up.shape(), dev))
+                .transpose()?,
+        ))
+    }
+}

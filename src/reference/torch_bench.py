@@ -1,0 +1,116 @@
+"""The PyTorch side of `ablate bench --against pytorch`: one strategy measured in this process.
+
+ablate writes a plan (model, trainable names, LoRA, shapes, AdamW settings, threads, device) and
+runs this script as a child between its own measurements (A B A B ...). It builds the same model
+(the same GGUF or folder weights, or the same config with random weights), freezes what ablate
+freezes, then runs what `ablate bench --one` runs: one untimed warm-up step and `steps` timed
+steps on random ids, each forward + backward + clip_grad_norm_ + AdamW, as ablate's loop does.
+Prints one JSON line in the shape of ablate's bench sample.
+
+    python src/reference/torch_bench.py PLAN.json
+"""
+
+import json
+import os
+import pathlib
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from torch_grid import RSS_METHOD, load_model, status_kib  # noqa: E402
+
+
+def build(plan, torch):
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    if plan["model_kind"] != "random":
+        return load_model(plan)
+    p = pathlib.Path(plan["model_location"])
+    if p.suffix == ".gguf":
+        cfg = AutoConfig.from_pretrained(p.parent, gguf_file=p.name)
+    else:
+        cfg = AutoConfig.from_pretrained(p)
+    torch.manual_seed(0)
+    return AutoModelForCausalLM.from_config(cfg, dtype=torch.float32), f"random weights in the shapes of {p}"
+
+
+def main() -> int:
+    plan = json.loads(pathlib.Path(sys.argv[1]).read_text())
+    import torch
+    import transformers
+
+    versions = f"torch {torch.__version__} / transformers {transformers.__version__}"
+
+    torch.set_num_threads(plan["threads"])
+    device = plan["device"]
+    s = plan["settings"]
+    model, _ = build(plan, torch)
+    model.to(device)
+    model.eval()  # no dropout, as in ablate
+    trainable = set(plan["trainable"])
+    for name, p in model.named_parameters():
+        p.requires_grad = name in trainable
+    if plan["lora"]:
+        import peft  # only LoRA needs it (a GPU machine may lack it)
+
+        versions += f" / peft {peft.__version__}"
+        lo = plan["lora"]
+        cfg = peft.LoraConfig(r=lo["rank"], lora_alpha=lo["alpha"], lora_dropout=lo["dropout"],
+                              target_modules=lo["targets"], bias="none")
+        model = peft.get_peft_model(model, cfg)
+        model.eval()
+    params = [p for p in model.parameters() if p.requires_grad]
+    total = sum(p.numel() for p in model.parameters())
+    n_trainable = sum(p.numel() for p in params)
+    decay = [p for p in params if p.ndim >= 2]
+    plain = [p for p in params if p.ndim < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": s["weight_decay"]}, {"params": plain, "weight_decay": 0.0}],
+        lr=s["lr"], betas=(s["beta1"], s["beta2"]), eps=s["eps"],
+    )
+    g = torch.Generator().manual_seed(0)
+    batch, seq, steps = plan["batch_size"], plan["seq_len"], plan["steps"]
+    vocab = model.get_input_embeddings().weight.shape[0]
+    blocks = [torch.randint(0, vocab, (batch, seq), generator=g) for _ in range(steps + 1)]
+
+    cuda = device.startswith("cuda")
+    pathlib.Path("/proc/self/clear_refs").write_text("5")
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    timed = []
+    for i, ids in enumerate(blocks):
+        t0 = time.perf_counter()
+        ids = ids.to(device)
+        loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        clip = s["grad_clip"] if s["grad_clip"] > 0 else float("inf")
+        torch.nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        loss.item()
+        if cuda:
+            torch.cuda.synchronize()
+        if i > 0:  # the first step is the warm-up
+            timed.append(time.perf_counter() - t0)
+    rss = status_kib("VmHWM:")
+    if cuda:
+        peak = torch.cuda.max_memory_allocated()
+        method = (f"torch.cuda.max_memory_allocated over the bench steps "
+                  f"(max reserved {torch.cuda.max_memory_reserved()} bytes)")
+    else:
+        peak, method = rss, f"peak RSS: {RSS_METHOD} (torch keeps no CPU allocator statistics)"
+    print(json.dumps(dict(
+        strategy=plan["strategy"], params_total=total, params_trainable=n_trainable,
+        trainable_pct=100.0 * n_trainable / total,
+        tokens_per_s=len(timed) * batch * seq / sum(timed),
+        peak_mem_bytes=peak, peak_mem_method=method, peak_rss_bytes=rss,
+        framework="pytorch",
+        framework_version=versions,
+        threads=torch.get_num_threads(),
+    )))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sys.exit(main())
