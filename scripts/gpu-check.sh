@@ -2,12 +2,13 @@
 # The prepared GPU check, in two halves.
 #
 # Here (no GPU):   scripts/gpu-check.sh --prepare
-#   builds the CUDA binary if needed (scripts/build-cuda.sh), compresses it with xz (Python's lzma
+#   builds the CUDA binary (scripts/build-cuda.sh; incremental), compresses it with xz (Python's lzma
 #   unpacks it there) and downloads the wheels PyTorch's LoRA needs (peft, accelerate, psutil).
 #   It prints what to carry (~30 MB of the 64 MiB a call takes).
 #
 # On the GPU machine, from the repository root:   bash scripts/gpu-check.sh
-#   (at most ~8 minutes on an H100/H200; everything lands under $OUT)
+#   (at most ~8 minutes on an H100/H200: the timeouts add up to 480 s; everything lands under
+#   $OUT; a bench cut by its timeout writes no rows, so the repeats are kept low)
 #   1. CPU vs CUDA on both tiny fixtures, every strategy: logits, loss, every trainable gradient
 #      and 3 AdamW steps (`ablate device-check`) -> $OUT/device-check.jsonl
 #   2. ablate vs PyTorch on the same card (`ablate bench --against pytorch`, interleaved), all
@@ -24,7 +25,7 @@ WHEELS=.gpu-wheels
 
 if [ "${1:-}" = "--prepare" ]; then
   set -e
-  [ -x target/release/ablate-cuda ] || scripts/build-cuda.sh
+  scripts/build-cuda.sh
   xz -T2 -9 -k -f -c target/release/ablate-cuda >"$BIN_XZ"
   mkdir -p "$WHEELS"
   "${ABLATE_PYTHON:-python3}" -m pip download -q --no-deps -d "$WHEELS" \
@@ -55,7 +56,7 @@ python3 -c 'import torch, transformers; print("torch", torch.__version__, "cuda"
 
 echo "== 1. CPU vs CUDA on the tiny fixtures ($(($(date +%s) - t0)) s)"
 for m in tests/fixtures/tiny-llama tests/fixtures/tiny-gpt-neo; do
-  timeout 120 "$BIN" device-check --model "$m" --device cuda \
+  timeout 60 "$BIN" device-check --model "$m" --device cuda \
     --strategies full,attn_frozen,attn_embed_frozen,mlp_only,lora >>"$OUT/device-check.jsonl" ||
     echo "device-check $m: exit $?"
 done
@@ -71,9 +72,9 @@ python3 -c 'import peft' 2>/dev/null || {
 for model in random:ablations/smollm2-135m random:ablations/gpt-neo-125m; do
   common=(bench --device cuda --model "$model" --batch 8 --seq-len 512 --steps 10
     --repeats "$REPEATS" --results "$OUT/results")
-  timeout 200 "$BIN" "${common[@]}" --against pytorch \
+  timeout 150 "$BIN" "${common[@]}" --against pytorch \
     --strategies full,attn_frozen,attn_embed_frozen,mlp_only || echo "bench $model: exit $?"
-  timeout 80 "$BIN" "${common[@]}" "${LORA_AGAINST[@]}" --strategies lora ||
+  timeout 50 "$BIN" "${common[@]}" ${LORA_AGAINST[@]+"${LORA_AGAINST[@]}"} --strategies lora ||
     echo "bench $model lora: exit $?"
 done
 echo "== done in $(($(date +%s) - t0)) s"

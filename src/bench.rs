@@ -3,23 +3,26 @@
 //! that strategy alone; strategies are interleaved (A B C A B C ...) and repeated, so this host's
 //! minute-to-minute drift hits them alike; medians are reported. `--against pytorch` measures
 //! the PyTorch reference (`src/reference/torch_bench.py`: same weights, shapes, trainable set,
-//! AdamW settings and threads) right after each ablate measurement (A B A B ...), and reports
-//! per strategy the ratio of each repeat's pair.
+//! AdamW settings and threads) beside each ablate measurement (A B, then B A on the next repeat),
+//! and reports per strategy the ratio of each repeat's pair.
 
 use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use candle_core::Device;
+use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::config::device::DeviceSpec;
 use crate::config::train::{OptimizerKind, TrainSettings};
+use crate::eval::next_token_loss;
+use crate::measure::device_mem;
 use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::median;
-use crate::measure::{GPU_UNMEASURED, HEAP_METHOD, RSS_METHOD};
-use crate::models::ModelSpec;
+use crate::measure::{GPU_UNMEASURED, HEAP_METHOD, RSS_METHOD, alloc, rss};
+use crate::models::{ModelSpec, ParamPlan};
 use crate::results::BenchRow;
 use crate::strategy::Strategy;
 use crate::train::{Accounting, build_for_strategy, train};
@@ -76,6 +79,143 @@ pub struct BenchMedian {
     pub peak_rss_bytes: Option<u64>,
 }
 
+/// The pseudo-strategy that measures forward-only evaluation (loss, no gradients) of the
+/// frozen model: what perplexity, probes and curves cost; PyTorch runs it under no_grad.
+pub const EVAL: &str = "eval";
+
+/// What the matrix products of a full fine-tuning step allow on this host: every linear (the
+/// lm_head included) and both attention products, forward, dX and dW (3x the forward), timed as
+/// candle's matmul of those shapes alone on random data, with the same threads.
+#[derive(Clone, Copy, Debug)]
+pub struct ProductsBound {
+    pub step_gflop: f64,
+    /// GFLOP/s of the products alone.
+    pub rate_gflops: f64,
+}
+
+impl ProductsBound {
+    /// Tokens/s of a full step if nothing but the products took time.
+    pub fn tokens_per_s(&self, tokens: usize) -> f64 {
+        tokens as f64 * self.rate_gflops / self.step_gflop
+    }
+
+    /// GFLOP/s a full step achieves at `tokens_per_s`.
+    pub fn achieved_gflops(&self, tokens: usize, tokens_per_s: f64) -> f64 {
+        self.step_gflop * tokens_per_s / tokens as f64
+    }
+}
+
+pub fn products_bound(model: &ModelSpec, b: &BenchSettings) -> Result<ProductsBound> {
+    use crate::models::{ArchConfig, WeightSet, build_lm};
+    let arch = model.arch()?;
+    let shapes = build_lm(
+        &arch,
+        &mut WeightSet::shapes_only("bench", ParamPlan::frozen()),
+        &Device::Cpu,
+    )?;
+    let params = shapes.params();
+    let has_head = params.iter().any(|p| p.name().contains("lm_head"));
+    let mut linears: std::collections::BTreeMap<(usize, usize), usize> = Default::default();
+    for p in &params {
+        let n = p.name();
+        let embedding = n.contains("embed_tokens") || n.contains("wte");
+        let positions = n.contains("wpe") || n.contains("embed_positions");
+        if let [out, inp] = p.tensor().dims() {
+            // A table used by lookup is no product, unless it is the tied lm_head.
+            if !positions && (!embedding || !has_head) {
+                *linears.entry((*out, *inp)).or_default() += 1;
+            }
+        }
+    }
+    let (heads, hidden, layers) = match &arch {
+        ArchConfig::Llama(c) => (
+            c.num_attention_heads,
+            c.num_attention_heads * c.head_dim,
+            c.num_hidden_layers,
+        ),
+        ArchConfig::GptNeo(c) => (c.num_heads, c.hidden_size, c.attention_layers.len()),
+    };
+    let (rows, t, hd) = (b.batch_size * b.seq_len, b.seq_len, hidden / heads);
+    let dev = Device::Cpu;
+    let time = |f: &dyn Fn() -> Result<Tensor>| -> Result<f64> {
+        f()?; // warm
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            let t0 = Instant::now();
+            f()?;
+            v.push(t0.elapsed().as_secs_f64());
+        }
+        Ok(median(&v).unwrap_or(f64::NAN))
+    };
+    let (mut flop, mut seconds) = (0f64, 0f64);
+    for (&(out, inp), &count) in &linears {
+        let x = Tensor::randn(0f32, 1.0, (rows, inp), &dev)?;
+        let w = Tensor::randn(0f32, 1.0, (out, inp), &dev)?;
+        seconds += count as f64 * time(&|| Ok(x.matmul(&w.t()?)?))?;
+        flop += count as f64 * 2.0 * (rows * inp * out) as f64;
+    }
+    let n = b.batch_size * heads;
+    let q = Tensor::randn(0f32, 1.0, (n, t, hd), &dev)?;
+    let kt = Tensor::randn(0f32, 1.0, (n, hd, t), &dev)?;
+    let p = Tensor::randn(0f32, 1.0, (n, t, t), &dev)?;
+    seconds += layers as f64 * time(&|| Ok(q.matmul(&kt)?))?;
+    seconds += layers as f64 * time(&|| Ok(p.matmul(&q)?))?;
+    flop += layers as f64 * 2.0 * 2.0 * (n * t * t * hd) as f64;
+    Ok(ProductsBound {
+        step_gflop: 3.0 * flop / 1e9,
+        rate_gflops: flop / seconds / 1e9,
+    })
+}
+
+/// Seeded random ids: one warm-up batch, then `steps` timed ones.
+fn random_blocks(model: &ModelSpec, b: &BenchSettings) -> Result<Vec<Vec<u32>>> {
+    let vocab = model.arch()?.vocab_size() as u32;
+    let mut rng = StdRng::seed_from_u64(0);
+    Ok((0..b.batch_size * (b.steps + 1))
+        .map(|_| (0..b.seq_len).map(|_| rng.random_range(0..vocab)).collect())
+        .collect())
+}
+
+/// Forward-only evaluation in this process: the loss of a warm-up batch, then of `steps` timed
+/// batches, every weight frozen (nothing is recorded for backward).
+pub fn measure_eval(model: &ModelSpec, b: &BenchSettings, device: &Device) -> Result<BenchSample> {
+    let blocks = random_blocks(model, b)?;
+    let m = model.read(device)?.build(device, ParamPlan::frozen())?;
+    let acc = Accounting::from_model(m.lm.as_ref())?;
+    alloc::reset_peak();
+    rss::reset_peak_rss();
+    device_mem::reset_peak(device)?;
+    let mut timed = Vec::new();
+    for (i, batch) in blocks.chunks(b.batch_size).enumerate() {
+        let t0 = Instant::now();
+        let ids = Tensor::from_vec(batch.concat(), (batch.len(), b.seq_len), device)?;
+        next_token_loss(&m.lm.forward(&ids)?, &ids)?.to_scalar::<f32>()?;
+        if i > 0 {
+            timed.push(t0.elapsed().as_secs_f64());
+        }
+    }
+    let peak_device = device_mem::peak(device)?;
+    Ok(BenchSample {
+        strategy: EVAL.into(),
+        params_total: acc.total,
+        params_trainable: 0,
+        trainable_pct: 0.0,
+        tokens_per_s: (timed.len() * b.batch_size * b.seq_len) as f64 / timed.iter().sum::<f64>(),
+        peak_mem_bytes: match device {
+            Device::Cpu => alloc::peak_bytes(),
+            _ => peak_device.map(|p| p.used_bytes as usize),
+        },
+        peak_mem_method: match device {
+            Device::Cpu => HEAP_METHOD.into(),
+            _ => peak_device.map_or_else(|| GPU_UNMEASURED.into(), |p| p.method()),
+        },
+        peak_rss_bytes: rss::peak_rss_bytes(),
+        framework: None,
+        framework_version: None,
+        threads: None,
+    })
+}
+
 /// Measure one strategy in this process: a warm-up step, then `steps` timed steps on random ids.
 pub fn measure_one(
     model: &ModelSpec,
@@ -83,11 +223,7 @@ pub fn measure_one(
     b: &BenchSettings,
     device: &Device,
 ) -> Result<BenchSample> {
-    let vocab = model.arch()?.vocab_size() as u32;
-    let mut rng = StdRng::seed_from_u64(0);
-    let blocks: Vec<Vec<u32>> = (0..b.batch_size * (b.steps + 1))
-        .map(|_| (0..b.seq_len).map(|_| rng.random_range(0..vocab)).collect())
-        .collect();
+    let blocks = random_blocks(model, b)?;
     let settings = TrainSettings {
         steps: b.steps + 1,
         batch_size: b.batch_size,
@@ -207,22 +343,29 @@ fn torch_plan(
     threads: usize,
 ) -> Result<serde_json::Value> {
     let spec = ModelSpec::parse(model)?;
-    let strategy = crate::strategy::Strategy::preset(strategy)?;
-    let trainable: Vec<String> = crate::train::setup::plan_for(&spec.arch()?, &strategy, 0)?
-        .trainable
-        .into_iter()
-        .collect();
+    let (name, trainable, lora) = if strategy == EVAL {
+        (EVAL.to_string(), Vec::new(), None)
+    } else {
+        let strategy = crate::strategy::Strategy::preset(strategy)?;
+        let plan = crate::train::setup::plan_for(&spec.arch()?, &strategy, 0)?;
+        (
+            strategy.name.clone(),
+            plan.trainable.into_iter().collect(),
+            strategy.lora().cloned(),
+        )
+    };
     let (kind, location) = spec.for_reference()?;
     let device = match b.device {
         DeviceSpec::Cpu => "cpu".to_string(),
         DeviceSpec::Cuda(n) => format!("cuda:{n}"),
     };
     Ok(serde_json::json!({
-        "strategy": strategy.name,
+        "strategy": name,
+        "mode": if name == EVAL { "eval" } else { "train" },
         "model_kind": kind,
         "model_location": location,
         "trainable": trainable,
-        "lora": strategy.lora(),
+        "lora": lora,
         "batch_size": b.batch_size,
         "seq_len": b.seq_len,
         "steps": b.steps,
@@ -272,16 +415,22 @@ pub fn bench(
                 .args(["--steps", &b.steps.to_string()])
                 .args(["--optimizer", &format!("{:?}", b.optimizer).to_lowercase()])
                 .args(["--device", &b.device.to_string()]);
-            let sample = child(cmd, &format!("`{s}`"))?;
-            progress(&sample, rep);
-            all.push((rep, sample));
+            let mut pair = vec![(cmd, format!("`{s}`"))];
             if let Some(plan) = plan_paths.get(i) {
-                let mut cmd = Command::new(&python);
-                cmd.arg(torch_script()).arg(plan);
-                let sample = child(
-                    cmd,
-                    &format!("`{s}` in PyTorch ({python}; set ABLATE_PYTHON)"),
-                )?;
+                let mut torch = Command::new(&python);
+                torch.arg(torch_script()).arg(plan);
+                pair.push((
+                    torch,
+                    format!("`{s}` in PyTorch ({python}; set ABLATE_PYTHON)"),
+                ));
+                // A B on even repeats, B A on odd ones: whatever the first of a pair pays
+                // (a cold page cache, a drifting clock) falls on both frameworks alike.
+                if rep % 2 == 1 {
+                    pair.reverse();
+                }
+            }
+            for (cmd, what) in pair {
+                let sample = child(cmd, &what)?;
                 progress(&sample, rep);
                 all.push((rep, sample));
             }

@@ -1,6 +1,9 @@
 use std::path::PathBuf;
 
-use ablate::bench::{BenchSettings, Ratio, bench as run_bench, measure_one, paired_ratio};
+use ablate::bench::{
+    BenchSettings, EVAL, Ratio, bench as run_bench, measure_eval, measure_one, paired_ratio,
+    products_bound,
+};
 use ablate::config::device::DeviceSpec;
 use ablate::config::train::OptimizerKind;
 use ablate::models::ModelSpec;
@@ -12,7 +15,7 @@ use clap::Args;
 pub struct BenchArgs {
     #[arg(long, default_value = "smollm2-135m")]
     model: String,
-    /// Comma-separated strategies.
+    /// Comma-separated strategies; `eval` measures forward-only evaluation (loss, no gradients).
     #[arg(long, value_delimiter = ',', default_values_t = ["full".to_string(), "attn_frozen".into(), "attn_embed_frozen".into(), "mlp_only".into(), "lora".into()])]
     strategies: Vec<String>,
     #[arg(long, default_value_t = 4)]
@@ -57,17 +60,16 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
         against_pytorch: a.against.is_some(),
     };
     if let Some(name) = &a.one {
-        let strategy = super::strategy(name, None)?;
-        let sample = measure_one(
-            &ModelSpec::parse(&a.model)?,
-            &strategy,
-            &settings,
-            &a.device.open()?,
-        )?;
+        let (model, device) = (ModelSpec::parse(&a.model)?, a.device.open()?);
+        let sample = if name == EVAL {
+            measure_eval(&model, &settings, &device)?
+        } else {
+            measure_one(&model, &super::strategy(name, None)?, &settings, &device)?
+        };
         println!("{}", serde_json::to_string(&sample)?);
         return Ok(());
     }
-    for s in &a.strategies {
+    for s in a.strategies.iter().filter(|s| *s != EVAL) {
         super::strategy(s, None)?;
     }
     let n_threads = rayon::current_num_threads();
@@ -75,11 +77,19 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
         "bench {}: batch {} x seq {}, fp32, {n_threads} threads, {} timed steps after 1 warm-up, {} repeats interleaved, one process per measurement, optimizer {:?}",
         a.model, a.batch, a.seq_len, a.steps, a.repeats, a.optimizer
     );
-    let (medians, rows) = run_bench(&a.model, &a.strategies, &settings, threads, |s, rep| {
+    // Before any child runs, so that nothing else competes for the cores.
+    let bound =
+        if a.against.is_some() && a.device.is_cpu() && a.strategies.iter().any(|s| s == "full") {
+            Some(products_bound(&ModelSpec::parse(&a.model)?, &settings)?)
+        } else {
+            None
+        };
+    let (medians, mut rows) = run_bench(&a.model, &a.strategies, &settings, threads, |s, rep| {
         eprintln!(
-            "repeat {} {:<18} {:>7.1} tokens/s  peak mem {}",
+            "repeat {} {:<18} {:<8} {:>7.1} tokens/s  peak mem {}",
             rep + 1,
             s.strategy,
+            s.framework(),
             s.tokens_per_s,
             super::gb(s.peak_mem_bytes)
         )
@@ -144,6 +154,36 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
                     .peak_rss_bytes
                     .map(|b| b as f64))),
             );
+        }
+    }
+    let tokens = a.batch * a.seq_len;
+    if let (Some(bound), Some(full)) = (
+        bound,
+        medians
+            .iter()
+            .find(|m| m.strategy == "full" && m.framework == "candle"),
+    ) {
+        let achieved = bound.achieved_gflops(tokens, full.tokens_per_s);
+        println!(
+            "full fine-tuning: {:.1} GFLOP of matrix products per step; {:.1} tokens/s = {achieved:.1} GFLOP/s = {:.0}% of the products-only rate {:.1} GFLOP/s (candle's matmul of this step's product shapes alone, {n_threads} threads), i.e. at most {:.1} tokens/s",
+            bound.step_gflop,
+            full.tokens_per_s,
+            100.0 * achieved / bound.rate_gflops,
+            bound.rate_gflops,
+            bound.tokens_per_s(tokens)
+        );
+        // Recorded beside the measurements as the pseudo-strategy `products_only`.
+        if let Some(r) = rows.iter().find(|r| r.strategy == "full").cloned() {
+            rows.push(ablate::results::BenchRow {
+                strategy: "products_only".into(),
+                repeat: 0,
+                tokens_per_s: bound.tokens_per_s(tokens),
+                step_s: bound.step_gflop / bound.rate_gflops,
+                peak_mem_bytes: None,
+                peak_mem_method: "n/a: the matrix products of a full step alone, timed".into(),
+                peak_rss_bytes: None,
+                ..r
+            });
         }
     }
     let path = ResultsDir::new(&a.results).write_bench(&rows)?;

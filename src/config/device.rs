@@ -28,8 +28,10 @@ impl DeviceSpec {
                         "device `{self}`: this ablate was built without CUDA; build it with scripts/build-cuda.sh (cargo build --release --features cuda)"
                     )
                 }
-                candle_core::Device::new_cuda(n)
-                    .map_err(|e| anyhow::anyhow!("device `{self}`: cannot open it: {e}"))
+                let d = candle_core::Device::new_cuda(n)
+                    .map_err(|e| anyhow::anyhow!("device `{self}`: cannot open it: {e}"))?;
+                crate::measure::device_mem::keep_pool_memory(&d)?;
+                Ok(d)
             }
         }
     }

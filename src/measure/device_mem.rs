@@ -23,6 +23,13 @@ impl DevicePeak {
     }
 }
 
+/// Let the device's memory pool keep what it has reserved (its release threshold at the
+/// maximum) instead of unmapping freed memory at every synchronisation, as PyTorch's caching
+/// allocator keeps it; nothing on the CPU.
+pub fn keep_pool_memory(device: &Device) -> anyhow::Result<()> {
+    imp::keep(device)
+}
+
 /// Reset the high-water marks; nothing on the CPU.
 pub fn reset_peak(device: &Device) -> anyhow::Result<()> {
     imp::reset(device)
@@ -63,6 +70,22 @@ mod imp {
         Ok(v)
     }
 
+    pub fn keep(device: &Device) -> anyhow::Result<()> {
+        let Some(p) = pool(device)? else {
+            return Ok(());
+        };
+        let mut max = u64::MAX;
+        // Safety: the release threshold is a cuuint64_t.
+        unsafe {
+            result::mem_pool::set_attribute(
+                p,
+                sys::CUmemPool_attribute::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD,
+                (&raw mut max).cast(),
+            )?
+        };
+        Ok(())
+    }
+
     pub fn reset(device: &Device) -> anyhow::Result<()> {
         let Some(p) = pool(device)? else {
             return Ok(());
@@ -98,6 +121,10 @@ mod imp {
 mod imp {
     use super::DevicePeak;
     use candle_core::Device;
+
+    pub fn keep(_: &Device) -> anyhow::Result<()> {
+        Ok(())
+    }
 
     pub fn reset(_: &Device) -> anyhow::Result<()> {
         Ok(())

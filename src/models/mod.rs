@@ -69,6 +69,13 @@ impl Model {
         &self,
         spec: &crate::config::datasets::DatasetSpec,
     ) -> Result<crate::data::Dataset> {
+        if self.tokenizer.get_vocab_size(true) == 0 {
+            bail!(
+                "dataset {}: the model ({}) has no tokenizer; random:SPEC models are for `bench` and `device-check` only",
+                spec.name,
+                self.source
+            )
+        }
         let max = self.arch().max_positions();
         if spec.seq_len > max {
             bail!(

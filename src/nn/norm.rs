@@ -63,6 +63,9 @@ pub fn rms_norm_fused(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
     x.contiguous()?.apply_op2(w, RmsNormOp { eps })
 }
 
+/// Rows per parallel task of the RMSNorm backward (a fixed split: deterministic sums).
+const ROWS_PER_BLOCK: usize = 32;
+
 struct RmsNormOp {
     eps: f64,
 }
@@ -119,11 +122,15 @@ impl CustomOp2 for RmsNormOp {
                     let g = contiguous_f32(gs, gl, "rms-norm grad")?;
                     let d = w.len();
                     let mut dx = vec![0f32; x.len()];
-                    let dw = rows_mut(&mut dx, d)
-                        .zip(x.par_chunks(d).zip(g.par_chunks(d)))
-                        .fold(
-                            || vec![0f32; d],
-                            |mut dw, (dx, (x, g))| {
+                    // dw sums over rows: per fixed block of rows, then the blocks in order, so
+                    // the result does not depend on how the threads split the work.
+                    let block = ROWS_PER_BLOCK * d;
+                    let partial: Vec<Vec<f32>> = dx
+                        .par_chunks_mut(block)
+                        .zip(x.par_chunks(block).zip(g.par_chunks(block)))
+                        .map(|(dx, (x, g))| {
+                            let mut dw = vec![0f32; d];
+                            for (dx, (x, g)) in dx.chunks_mut(d).zip(x.chunks(d).zip(g.chunks(d))) {
                                 let ms = x.iter().map(|v| v * v).sum::<f32>() / d as f32;
                                 let r = 1.0 / (ms + eps).sqrt();
                                 let mut proj = 0f32;
@@ -136,16 +143,14 @@ impl CustomOp2 for RmsNormOp {
                                 for i in 0..d {
                                     dx[i] = r * (g[i] * w[i] - x[i] * r * proj);
                                 }
-                                dw
-                            },
-                        )
-                        .reduce(
-                            || vec![0f32; d],
-                            |mut a, b| {
-                                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                                a
-                            },
-                        );
+                            }
+                            dw
+                        })
+                        .collect();
+                    let mut dw = vec![0f32; d];
+                    for p in &partial {
+                        dw.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+                    }
                     Ok((dx, dw))
                 })
             })

@@ -1,7 +1,7 @@
 """The PyTorch side of `ablate bench --against pytorch`: one strategy measured in this process.
 
 ablate writes a plan (model, trainable names, LoRA, shapes, AdamW settings, threads, device) and
-runs this script as a child between its own measurements (A B A B ...). It builds the same model
+runs this script as a child beside its own measurements (A B, then B A). It builds the same model
 (the same GGUF or folder weights, or the same config with random weights), freezes what ablate
 freezes, then runs what `ablate bench --one` runs: one untimed warm-up step and `steps` timed
 steps on random ids, each forward + backward + clip_grad_norm_ + AdamW, as ablate's loop does.
@@ -31,7 +31,7 @@ def build(plan, torch):
     else:
         cfg = AutoConfig.from_pretrained(p)
     torch.manual_seed(0)
-    return AutoModelForCausalLM.from_config(cfg, dtype=torch.float32), f"random weights in the shapes of {p}"
+    return AutoModelForCausalLM.from_config(cfg).float(), f"random weights in the shapes of {p}"
 
 
 def main() -> int:
@@ -47,6 +47,8 @@ def main() -> int:
     model, _ = build(plan, torch)
     model.to(device)
     model.eval()  # no dropout, as in ablate
+    # transformers' default attention kernel (SDPA where available): PyTorch at its best.
+    versions += f" / attention {getattr(model.config, '_attn_implementation', 'default')}"
     trainable = set(plan["trainable"])
     for name, p in model.named_parameters():
         p.requires_grad = name in trainable
@@ -67,7 +69,7 @@ def main() -> int:
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": s["weight_decay"]}, {"params": plain, "weight_decay": 0.0}],
         lr=s["lr"], betas=(s["beta1"], s["beta2"]), eps=s["eps"],
-    )
+    ) if params else None
     g = torch.Generator().manual_seed(0)
     batch, seq, steps = plan["batch_size"], plan["seq_len"], plan["steps"]
     vocab = model.get_input_embeddings().weight.shape[0]
@@ -76,9 +78,18 @@ def main() -> int:
     cuda = device.startswith("cuda")
     pathlib.Path("/proc/self/clear_refs").write_text("5")
     if cuda:
-        torch.cuda.reset_peak_memory_stats()
+        torch.cuda.reset_peak_memory_stats(device)
     timed = []
-    for i, ids in enumerate(blocks):
+    if plan.get("mode", "train") == "eval":  # forward-only: the loss under no_grad, as evaluation runs
+        with torch.no_grad():
+            for i, ids in enumerate(blocks):
+                t0 = time.perf_counter()
+                model(input_ids=ids.to(device), labels=ids.to(device)).loss.item()
+                if cuda:
+                    torch.cuda.synchronize(device)
+                if i > 0:
+                    timed.append(time.perf_counter() - t0)
+    for i, ids in enumerate(blocks if plan.get("mode", "train") == "train" else []):
         t0 = time.perf_counter()
         ids = ids.to(device)
         loss = model(input_ids=ids, labels=ids).loss
@@ -89,14 +100,14 @@ def main() -> int:
         opt.zero_grad(set_to_none=True)
         loss.item()
         if cuda:
-            torch.cuda.synchronize()
+            torch.cuda.synchronize(device)
         if i > 0:  # the first step is the warm-up
             timed.append(time.perf_counter() - t0)
     rss = status_kib("VmHWM:")
     if cuda:
-        peak = torch.cuda.max_memory_allocated()
+        peak = torch.cuda.max_memory_allocated(device)
         method = (f"torch.cuda.max_memory_allocated over the bench steps "
-                  f"(max reserved {torch.cuda.max_memory_reserved()} bytes)")
+                  f"(max reserved {torch.cuda.max_memory_reserved(device)} bytes)")
     else:
         peak, method = rss, f"peak RSS: {RSS_METHOD} (torch keeps no CPU allocator statistics)"
     print(json.dumps(dict(

@@ -448,11 +448,18 @@ fn bench_against_pytorch_interleaves_and_pairs() {
             "candle full",
             "pytorch full",
             "candle attn_embed_frozen",
-            "pytorch attn_embed_frozen"
-        ]
-        .repeat(2),
-        "A B A B, one strategy at a time"
+            "pytorch attn_embed_frozen",
+            "pytorch full",
+            "candle full",
+            "pytorch attn_embed_frozen",
+            "candle attn_embed_frozen",
+            "candle products_only",
+        ],
+        "A B, then B A, one strategy at a time; the products-only bound last"
     );
+    // The bound is what the products alone allow: faster than the whole step.
+    let tps = numbers(&rows, "tokens_per_s").unwrap();
+    assert!(tps[8].unwrap() > tps[0].unwrap(), "{tps:?}");
     // The plan names the same trainable set ablate trains, with the settings and threads.
     let plans = std::fs::read_to_string(&seen).unwrap();
     let frozen: serde_json::Value = serde_json::from_str(
@@ -483,7 +490,7 @@ fn bench_against_pytorch_interleaves_and_pairs() {
     // The printed memory ratio pairs each repeat: ablate's heap over the stand-in's 1 GB.
     let text = String::from_utf8_lossy(&out.stdout);
     let mem = numbers(&rows, "peak_mem_bytes").unwrap();
-    let mut r: Vec<f64> = [mem[0], mem[4]].iter().map(|m| m.unwrap() / 1e9).collect();
+    let mut r: Vec<f64> = [mem[0], mem[5]].iter().map(|m| m.unwrap() / 1e9).collect();
     r.sort_by(f64::total_cmp);
     let line = text
         .lines()
@@ -498,4 +505,37 @@ fn bench_against_pytorch_interleaves_and_pairs() {
         )),
         "{text}"
     );
+}
+
+/// `eval` in the strategy list measures forward-only evaluation of the frozen model: nothing
+/// trains, and it is faster per token than any training step of the same shape.
+#[test]
+fn bench_measures_forward_only_eval() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::common::run_ok(
+        Command::new(env!("CARGO_BIN_EXE_ablate"))
+            .args(["--threads", "1", "bench", "--model"])
+            .arg(fixture("tiny-llama"))
+            .args([
+                "--strategies",
+                "eval,full",
+                "--batch",
+                "2",
+                "--seq-len",
+                "32",
+            ])
+            .args(["--steps", "3", "--repeats", "1", "--results"])
+            .arg(dir.path()),
+    );
+    let rows = read_table(dir.path(), "bench").unwrap().unwrap();
+    assert_eq!(
+        strings_required(&rows, "strategy").unwrap(),
+        ["eval", "full"]
+    );
+    let trainable = numbers(&rows, "params_trainable").unwrap();
+    assert_eq!(trainable[0], Some(0.0));
+    assert!(trainable[1].unwrap() > 0.0);
+    let tps = numbers(&rows, "tokens_per_s").unwrap();
+    assert!(tps[0].unwrap() > tps[1].unwrap(), "{tps:?}");
+    assert!(numbers(&rows, "peak_mem_bytes").unwrap()[0].unwrap() > 0.0);
 }

@@ -546,6 +546,17 @@ fn random_models_take_the_shapes_of_their_config() {
         let nested = ModelSpec::parse(&format!("random:{spec}")).unwrap_err();
         assert!(nested.to_string().contains("random of random"), "{nested}");
     }
+    // No tokenizer: training or evaluating on text is refused with the reason.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ablate"))
+        .args(["train", "--data", "alice", "--steps", "3", "--model"])
+        .arg(format!("random:{}", fixture("tiny-llama").display()))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("has no tokenizer"),
+        "{err}"
+    );
 }
 
 /// The device check on the CPU against itself: the same code on both sides, so every
