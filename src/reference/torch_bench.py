@@ -17,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from torch_grid import RSS_METHOD, load_model, status_kib  # noqa: E402
+from torch_grid import RSS_METHOD, load_model, prepare_training, status_kib  # noqa: E402
 
 
 def build(plan, torch):
@@ -49,27 +49,13 @@ def main() -> int:
     model.eval()  # no dropout, as in ablate
     # transformers' default attention kernel (SDPA where available): PyTorch at its best.
     versions += f" / attention {getattr(model.config, '_attn_implementation', 'default')}"
-    trainable = set(plan["trainable"])
-    for name, p in model.named_parameters():
-        p.requires_grad = name in trainable
+    model, params, opt = prepare_training(model, plan)
     if plan["lora"]:
-        import peft  # only LoRA needs it (a GPU machine may lack it)
+        import peft
 
         versions += f" / peft {peft.__version__}"
-        lo = plan["lora"]
-        cfg = peft.LoraConfig(r=lo["rank"], lora_alpha=lo["alpha"], lora_dropout=lo["dropout"],
-                              target_modules=lo["targets"], bias="none")
-        model = peft.get_peft_model(model, cfg)
-        model.eval()
-    params = [p for p in model.parameters() if p.requires_grad]
     total = sum(p.numel() for p in model.parameters())
     n_trainable = sum(p.numel() for p in params)
-    decay = [p for p in params if p.ndim >= 2]
-    plain = [p for p in params if p.ndim < 2]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": s["weight_decay"]}, {"params": plain, "weight_decay": 0.0}],
-        lr=s["lr"], betas=(s["beta1"], s["beta2"]), eps=s["eps"],
-    ) if params else None
     g = torch.Generator().manual_seed(0)
     batch, seq, steps = plan["batch_size"], plan["seq_len"], plan["steps"]
     vocab = model.get_input_embeddings().weight.shape[0]

@@ -73,6 +73,34 @@ def load_tokenizer(plan: dict):
 DEVICE = os.environ.get("ABLATE_TORCH_DEVICE", "cpu")
 
 
+def prepare_training(model, plan):
+    """Freeze what ablate freezes, add PEFT's LoRA where the plan says, and build AdamW with
+    ablate's groups (no weight decay on 1-D tensors). Returns (model, trainable params, optimizer;
+    None when nothing trains)."""
+    import torch
+
+    s = plan["settings"]
+    trainable = set(plan["trainable"])
+    for name, p in model.named_parameters():
+        p.requires_grad = name in trainable
+    if plan["lora"]:
+        import peft  # only LoRA needs it (a GPU machine may lack it)
+
+        lo = plan["lora"]
+        cfg = peft.LoraConfig(r=lo["rank"], lora_alpha=lo["alpha"], lora_dropout=lo["dropout"],
+                              target_modules=lo["targets"], bias="none")
+        model = peft.get_peft_model(model, cfg)
+        model.eval()
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]
+    plain = [p for p in params if p.ndim < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": s["weight_decay"]}, {"params": plain, "weight_decay": 0.0}],
+        lr=s["lr"], betas=(s["beta1"], s["beta2"]), eps=s["eps"],
+    ) if params else None
+    return model, params, opt
+
+
 def perplexity(model, blocks, batch):
     import torch
 
@@ -127,16 +155,7 @@ def run_plan(plan_path: pathlib.Path, results: pathlib.Path, threads: int) -> No
         model, row["model_source"] = load_model(plan)
         model.to(DEVICE)
         model.eval()  # no dropout, as in ablate
-        trainable = set(plan["trainable"])
-        for name, p in model.named_parameters():
-            p.requires_grad = name in trainable
-        if plan["lora"]:
-            l = plan["lora"]
-            cfg = peft.LoraConfig(r=l["rank"], lora_alpha=l["alpha"], lora_dropout=l["dropout"],
-                                  target_modules=l["targets"], bias="none")
-            model = peft.get_peft_model(model, cfg)
-            model.eval()
-        params = [p for p in model.parameters() if p.requires_grad]
+        model, params, opt = prepare_training(model, plan)
         row["params_total"] = sum(p.numel() for p in model.parameters())
         row["params_trainable"] = sum(p.numel() for p in params)
         row["trainable_ratio"] = row["params_trainable"] / row["params_total"]
@@ -151,12 +170,6 @@ def run_plan(plan_path: pathlib.Path, results: pathlib.Path, threads: int) -> No
         row["sample_before"] = greedy(model, tokenizer, plan["sample_prompt_ids"], s["sample_tokens"])
         eval_seconds = time.perf_counter() - t_eval
 
-        decay = [p for p in params if p.ndim >= 2]
-        plain = [p for p in params if p.ndim < 2]
-        opt = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": s["weight_decay"]}, {"params": plain, "weight_decay": 0.0}],
-            lr=s["lr"], betas=(s["beta1"], s["beta2"]), eps=s["eps"],
-        )
         pathlib.Path("/proc/self/clear_refs").write_text("5")
         if DEVICE.startswith("cuda"):
             torch.cuda.reset_peak_memory_stats()
