@@ -11,8 +11,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use candle_core::{Device, Tensor};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::config::device::DeviceSpec;
@@ -21,7 +19,7 @@ use crate::eval::next_token_loss;
 use crate::measure::device_mem;
 use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::median;
-use crate::measure::{GPU_UNMEASURED, HEAP_METHOD, RSS_METHOD, alloc, rss};
+use crate::measure::{self, RSS_METHOD, alloc, rss};
 use crate::models::{ModelSpec, ParamPlan};
 use crate::results::BenchRow;
 use crate::strategy::Strategy;
@@ -169,11 +167,12 @@ pub fn products_bound(model: &ModelSpec, b: &BenchSettings) -> Result<ProductsBo
 
 /// Seeded random ids: one warm-up batch, then `steps` timed ones.
 fn random_blocks(model: &ModelSpec, b: &BenchSettings) -> Result<Vec<Vec<u32>>> {
-    let vocab = model.arch()?.vocab_size() as u32;
-    let mut rng = StdRng::seed_from_u64(0);
-    Ok((0..b.batch_size * (b.steps + 1))
-        .map(|_| (0..b.seq_len).map(|_| rng.random_range(0..vocab)).collect())
-        .collect())
+    let vocab = model.arch()?.vocab_size();
+    Ok(crate::data::random::random_blocks(
+        vocab,
+        b.batch_size * (b.steps + 1),
+        b.seq_len,
+    ))
 }
 
 /// Forward-only evaluation in this process: the loss of a warm-up batch, then of `steps` timed
@@ -182,9 +181,7 @@ pub fn measure_eval(model: &ModelSpec, b: &BenchSettings, device: &Device) -> Re
     let blocks = random_blocks(model, b)?;
     let m = model.read(device)?.build(device, ParamPlan::frozen())?;
     let acc = Accounting::from_model(m.lm.as_ref())?;
-    alloc::reset_peak();
-    rss::reset_peak_rss();
-    device_mem::reset_peak(device)?;
+    measure::reset_peaks(device)?;
     let mut timed = Vec::new();
     for (i, batch) in blocks.chunks(b.batch_size).enumerate() {
         let t0 = Instant::now();
@@ -194,21 +191,16 @@ pub fn measure_eval(model: &ModelSpec, b: &BenchSettings, device: &Device) -> Re
             timed.push(t0.elapsed().as_secs_f64());
         }
     }
-    let peak_device = device_mem::peak(device)?;
+    let (peak_mem_bytes, peak_mem_method) =
+        measure::peak_memory(device, alloc::peak_bytes(), device_mem::peak(device)?);
     Ok(BenchSample {
         strategy: EVAL.into(),
         params_total: acc.total,
         params_trainable: 0,
         trainable_pct: 0.0,
         tokens_per_s: (timed.len() * b.batch_size * b.seq_len) as f64 / timed.iter().sum::<f64>(),
-        peak_mem_bytes: match device {
-            Device::Cpu => alloc::peak_bytes(),
-            _ => peak_device.map(|p| p.used_bytes as usize),
-        },
-        peak_mem_method: match device {
-            Device::Cpu => HEAP_METHOD.into(),
-            _ => peak_device.map_or_else(|| GPU_UNMEASURED.into(), |p| p.method()),
-        },
+        peak_mem_bytes,
+        peak_mem_method,
         peak_rss_bytes: rss::peak_rss_bytes(),
         framework: None,
         framework_version: None,
@@ -241,14 +233,8 @@ pub fn measure_one(
         params_trainable: acc.trainable,
         trainable_pct: 100.0 * acc.ratio(),
         tokens_per_s: r.tokens_per_s,
-        peak_mem_bytes: match (device, r.peak_device) {
-            (Device::Cpu, _) => r.peak_heap_bytes,
-            (_, p) => p.map(|p| p.used_bytes as usize),
-        },
-        peak_mem_method: match (device, r.peak_device) {
-            (Device::Cpu, _) => HEAP_METHOD.into(),
-            (_, p) => p.map_or_else(|| GPU_UNMEASURED.into(), |p| p.method()),
-        },
+        peak_mem_bytes: r.peak_mem_bytes,
+        peak_mem_method: r.peak_mem_method,
         peak_rss_bytes: r.peak_rss_bytes,
         framework: None,
         framework_version: None,
@@ -346,7 +332,7 @@ fn torch_plan(
     let (name, trainable, lora) = if strategy == EVAL {
         (EVAL.to_string(), Vec::new(), None)
     } else {
-        let strategy = crate::strategy::Strategy::preset(strategy)?;
+        let strategy = Strategy::preset(strategy)?;
         let plan = crate::train::setup::plan_for(&spec.arch()?, &strategy, 0)?;
         (
             strategy.name.clone(),
@@ -355,10 +341,6 @@ fn torch_plan(
         )
     };
     let (kind, location) = spec.for_reference()?;
-    let device = match b.device {
-        DeviceSpec::Cpu => "cpu".to_string(),
-        DeviceSpec::Cuda(n) => format!("cuda:{n}"),
-    };
     Ok(serde_json::json!({
         "strategy": name,
         "mode": if name == EVAL { "eval" } else { "train" },
@@ -370,7 +352,7 @@ fn torch_plan(
         "seq_len": b.seq_len,
         "steps": b.steps,
         "threads": threads,
-        "device": device,
+        "device": b.device.to_string(),
         "settings": TrainSettings::default(),
     }))
 }

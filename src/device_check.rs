@@ -5,11 +5,10 @@
 
 use anyhow::{Result, bail};
 use candle_core::{Device, Tensor};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::config::train::TrainSettings;
+use crate::data::random::random_blocks;
 use crate::eval::next_token_loss;
 use crate::models::ModelSpec;
 use crate::strategy::Strategy;
@@ -54,11 +53,7 @@ pub fn check(
     seq: usize,
     steps: usize,
 ) -> Result<DeviceCheck> {
-    let vocab = model.arch()?.vocab_size() as u32;
-    let mut rng = StdRng::seed_from_u64(0);
-    let blocks: Vec<Vec<u32>> = (0..batch * steps.max(1))
-        .map(|_| (0..seq).map(|_| rng.random_range(0..vocab)).collect())
-        .collect();
+    let blocks = random_blocks(model.arch()?.vocab_size(), batch * steps.max(1), seq);
     let flat: Vec<u32> = blocks[..batch].concat();
     let cpu = Device::Cpu;
     let on = |dev: &Device| -> Result<_> {

@@ -68,16 +68,12 @@ pub fn main() -> Result<i32> {
         ablate::nn::slices::force_portable(true);
     }
     if let Some(n) = cli.threads {
-        // candle's element-wise pool sizes itself from these, not from rayon's global pool.
+        // candle's element-wise pool sizes itself from these, not from the pool below.
         // SAFETY: set before any thread is started.
         unsafe {
             std::env::set_var("RAYON_NUM_THREADS", n.to_string());
             std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
         }
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
-            .build_global()
-            .context("cannot set the thread count")?;
     }
     let threads = cli.threads;
     let dispatch = move || match cli.command {

@@ -10,7 +10,7 @@ use candle_core::{CpuStorage, CustomOp2, CustomOp3, D, Layout, Result, Shape, Te
 use rayon::prelude::*;
 
 use super::param::Param;
-use super::slices::{contiguous_f32, fused_ok, with_cpu};
+use super::slices::{contiguous_f32, fused_ok, grad_for, with_cpu_f32};
 
 #[derive(Clone, Debug)]
 pub struct RmsNorm {
@@ -114,56 +114,42 @@ impl CustomOp2 for RmsNormOp {
         // dx = r (g - xhat mean(g xhat)); dw = sum over rows of grad xhat.
         let grad = grad.contiguous()?;
         let eps = self.eps as f32;
-        let (dx, dw) = with_cpu(x, |xs, xl| {
-            with_cpu(w, |ws, wl| {
-                with_cpu(&grad, |gs, gl| {
-                    let x = contiguous_f32(xs, xl, "rms-norm")?;
-                    let w = contiguous_f32(ws, wl, "rms-norm weight")?;
-                    let g = contiguous_f32(gs, gl, "rms-norm grad")?;
-                    let d = w.len();
-                    let mut dx = vec![0f32; x.len()];
-                    // dw sums over rows: per fixed block of rows, then the blocks in order, so
-                    // the result does not depend on how the threads split the work.
-                    let block = ROWS_PER_BLOCK * d;
-                    let partial: Vec<Vec<f32>> = dx
-                        .par_chunks_mut(block)
-                        .zip(x.par_chunks(block).zip(g.par_chunks(block)))
-                        .map(|(dx, (x, g))| {
-                            let mut dw = vec![0f32; d];
-                            for (dx, (x, g)) in dx.chunks_mut(d).zip(x.chunks(d).zip(g.chunks(d))) {
-                                let ms = x.iter().map(|v| v * v).sum::<f32>() / d as f32;
-                                let r = 1.0 / (ms + eps).sqrt();
-                                let mut proj = 0f32;
-                                for i in 0..d {
-                                    let xhat = x[i] * r;
-                                    proj += g[i] * w[i] * xhat;
-                                    dw[i] += g[i] * xhat;
-                                }
-                                proj /= d as f32;
-                                for i in 0..d {
-                                    dx[i] = r * (g[i] * w[i] - x[i] * r * proj);
-                                }
-                            }
-                            dw
-                        })
-                        .collect();
+        let (dx, dw) = with_cpu_f32(&[x, w, &grad], "rms-norm", |t| {
+            let (x, w, g) = (t[0], t[1], t[2]);
+            let d = w.len();
+            let mut dx = vec![0f32; x.len()];
+            // dw sums over rows: per fixed block of rows, then the blocks in order, so the
+            // result does not depend on how the threads split the work.
+            let block = ROWS_PER_BLOCK * d;
+            let partial: Vec<Vec<f32>> = dx
+                .par_chunks_mut(block)
+                .zip(x.par_chunks(block).zip(g.par_chunks(block)))
+                .map(|(dx, (x, g))| {
                     let mut dw = vec![0f32; d];
-                    for p in &partial {
-                        dw.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+                    for (dx, (x, g)) in dx.chunks_mut(d).zip(x.chunks(d).zip(g.chunks(d))) {
+                        let ms = x.iter().map(|v| v * v).sum::<f32>() / d as f32;
+                        let r = 1.0 / (ms + eps).sqrt();
+                        let mut proj = 0f32;
+                        for i in 0..d {
+                            let xhat = x[i] * r;
+                            proj += g[i] * w[i] * xhat;
+                            dw[i] += g[i] * xhat;
+                        }
+                        proj /= d as f32;
+                        for i in 0..d {
+                            dx[i] = r * (g[i] * w[i] - x[i] * r * proj);
+                        }
                     }
-                    Ok((dx, dw))
+                    dw
                 })
-            })
+                .collect();
+            let mut dw = vec![0f32; d];
+            for p in &partial {
+                dw.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+            }
+            Ok((dx, dw))
         })?;
-        let dev = x.device();
-        Ok((
-            x.track_op()
-                .then(|| Tensor::from_vec(dx, x.shape(), dev))
-                .transpose()?,
-            w.track_op()
-                .then(|| Tensor::from_vec(dw, w.shape(), dev))
-                .transpose()?,
-        ))
+        Ok((grad_for(x, dx)?, grad_for(w, dw)?))
     }
 }
 

@@ -44,6 +44,32 @@ pub(crate) fn with_cpu<T>(
     }
 }
 
+/// Run `f` on the contiguous f32 data of several CPU tensors at once (what a fused backward
+/// pass reads: its inputs and the incoming gradient).
+pub(crate) fn with_cpu_f32<T>(
+    ts: &[&Tensor],
+    what: &str,
+    f: impl FnOnce(&[&[f32]]) -> Result<T>,
+) -> Result<T> {
+    let guards: Vec<_> = ts.iter().map(|t| t.storage_and_layout()).collect();
+    let mut slices = Vec::with_capacity(ts.len());
+    for (s, l) in &guards {
+        match &**s {
+            Storage::Cpu(c) => slices.push(contiguous_f32(c, l, what)?),
+            _ => bail!("operands of a custom op are on different devices"),
+        }
+    }
+    f(&slices)
+}
+
+/// A fused backward pass's result for input `t`: a tensor of its shape, or None where `t` is
+/// not differentiated (a frozen weight).
+pub(crate) fn grad_for(t: &Tensor, grad: Vec<f32>) -> Result<Option<Tensor>> {
+    t.track_op()
+        .then(|| Tensor::from_vec(grad, t.shape(), t.device()))
+        .transpose()
+}
+
 /// Run `f` on the CUDA storage of `t`.
 pub(crate) fn with_cuda<T>(
     t: &Tensor,

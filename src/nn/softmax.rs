@@ -7,7 +7,7 @@
 use candle_core::{CpuStorage, CustomOp1, D, DType, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-use super::slices::{contiguous_f32, fused_ok, with_cpu};
+use super::slices::{contiguous_f32, fused_ok, with_cpu_f32};
 
 /// Softmax over the last dim of scores (batch, heads, seq, seq), masked causally.
 pub fn causal_softmax(scores: &Tensor, window: Option<usize>) -> Result<Tensor> {
@@ -80,21 +80,18 @@ impl CustomOp1 for CausalSoftmax {
         // so they get no gradient.
         let grad = grad.contiguous()?;
         let seq = p.dim(D::Minus1)?;
-        let ds = with_cpu(p, |ps, pl| {
-            with_cpu(&grad, |gs, gl| {
-                let p = contiguous_f32(ps, pl, "causal-softmax")?;
-                let g = contiguous_f32(gs, gl, "causal-softmax grad")?;
-                let mut ds = vec![0f32; p.len()];
-                ds.par_chunks_mut(seq)
-                    .zip(p.par_chunks(seq).zip(g.par_chunks(seq)))
-                    .for_each(|(d, (p, g))| {
-                        let dot: f32 = p.iter().zip(g).map(|(p, g)| p * g).sum();
-                        for ((d, p), g) in d.iter_mut().zip(p).zip(g) {
-                            *d = p * (g - dot);
-                        }
-                    });
-                Ok(ds)
-            })
+        let ds = with_cpu_f32(&[p, &grad], "causal-softmax", |t| {
+            let (p, g) = (t[0], t[1]);
+            let mut ds = vec![0f32; p.len()];
+            ds.par_chunks_mut(seq)
+                .zip(p.par_chunks(seq).zip(g.par_chunks(seq)))
+                .for_each(|(d, (p, g))| {
+                    let dot: f32 = p.iter().zip(g).map(|(p, g)| p * g).sum();
+                    for ((d, p), g) in d.iter_mut().zip(p).zip(g) {
+                        *d = p * (g - dot);
+                    }
+                });
+            Ok(ds)
         })?;
         let ds = Tensor::from_vec(ds, p.shape(), p.device())?;
         debug_assert_eq!(ds.dtype(), DType::F32);

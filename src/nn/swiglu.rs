@@ -5,7 +5,7 @@
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::slices::{contiguous_f32, fused_ok, with_cpu};
+use super::slices::{contiguous_f32, fused_ok, grad_for, with_cpu_f32};
 
 /// Elements per parallel task: large enough that scheduling is noise.
 const CHUNK: usize = 1 << 14;
@@ -63,37 +63,23 @@ impl CustomOp2 for SwiGlu {
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
         // d/dg silu(g) = s(g) (1 + g (1 - s(g))); d/du = silu(g).
-        let (dg, du) = with_cpu(gate, |gs, gl| {
-            with_cpu(up, |us, ul| {
-                with_cpu(&grad, |ds, dl| {
-                    let g = contiguous_f32(gs, gl, "swiglu gate")?;
-                    let u = contiguous_f32(us, ul, "swiglu up")?;
-                    let d = contiguous_f32(ds, dl, "swiglu grad")?;
-                    let mut dg = vec![0f32; g.len()];
-                    let mut du = vec![0f32; g.len()];
-                    dg.par_chunks_mut(CHUNK)
-                        .zip(du.par_chunks_mut(CHUNK))
-                        .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
-                        .zip(d.par_chunks(CHUNK))
-                        .for_each(|(((dg, du), (g, u)), d)| {
-                            for i in 0..g.len() {
-                                let s = sigmoid(g[i]);
-                                du[i] = d[i] * g[i] * s;
-                                dg[i] = d[i] * u[i] * s * (1.0 + g[i] * (1.0 - s));
-                            }
-                        });
-                    Ok((dg, du))
-                })
-            })
+        let (dg, du) = with_cpu_f32(&[gate, up, &grad], "swiglu", |t| {
+            let (g, u, d) = (t[0], t[1], t[2]);
+            let mut dg = vec![0f32; g.len()];
+            let mut du = vec![0f32; g.len()];
+            dg.par_chunks_mut(CHUNK)
+                .zip(du.par_chunks_mut(CHUNK))
+                .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
+                .zip(d.par_chunks(CHUNK))
+                .for_each(|(((dg, du), (g, u)), d)| {
+                    for i in 0..g.len() {
+                        let s = sigmoid(g[i]);
+                        du[i] = d[i] * g[i] * s;
+                        dg[i] = d[i] * u[i] * s * (1.0 + g[i] * (1.0 - s));
+                    }
+                });
+            Ok((dg, du))
         })?;
-        let dev = gate.device();
-        Ok((
-            gate.track_op()
-                .then(|| Tensor::from_vec(dg, gate.shape(), dev))
-                .transpose()?,
-            up.track_op()
-                .then(|| Tensor::from_vec(du, up.shape(), dev))
-                .transpose()?,
-        ))
+        Ok((grad_for(gate, dg)?, grad_for(up, du)?))
     }
 }

@@ -3,7 +3,7 @@
 use crate::config::grid::RunConfig;
 use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::mean;
-use crate::measure::{GPU_UNMEASURED, HEAP_METHOD, RSS_METHOD};
+use crate::measure::{HEAP_METHOD, RSS_METHOD};
 use crate::results::{CurveRow, EvalBlockRow, EvalRow, RunRecord, RunRow, StepRow};
 use crate::strategy::Group;
 use crate::train::run::RunOutput;
@@ -107,15 +107,13 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
     row.eval_before_seconds = Some(out.eval_before_seconds);
     row.curve_seconds = Some(out.curve_seconds);
     row.eval_after_seconds = Some(out.eval_after_seconds);
-    row.peak_mem_bytes = t.peak_heap_bytes.map(|b| b as u64);
+    row.peak_mem_bytes = t.peak_mem_bytes.map(|b| b as u64);
+    row.peak_mem_method = t.peak_mem_method.clone();
     row.peak_rss_bytes = t.peak_rss_bytes;
-    if !cfg.device.is_cpu() {
-        // The heap holds only the host's share of a GPU run: the peak is the device's.
-        row.peak_mem_bytes = t.peak_device.map(|p| p.used_bytes);
-        row.peak_mem_method = t
-            .peak_device
-            .map_or_else(|| GPU_UNMEASURED.into(), |p| p.method());
-    } else if let Some(m) = t.memory {
+    // The breakdown is of the heap: on a GPU the heap holds only the host's share.
+    if cfg.device.is_cpu()
+        && let Some(m) = t.memory
+    {
         row.mem_weights_bytes = Some(m.start_bytes as u64);
         row.mem_grads_bytes = Some(m.grads_bytes as u64);
         row.mem_optimizer_bytes = Some(m.optimizer_bytes as u64);

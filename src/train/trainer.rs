@@ -12,8 +12,7 @@ use super::batches::Batches;
 use super::optim::{AdamWOptimizer, global_grad_norm};
 use crate::config::train::TrainSettings;
 use crate::eval::next_token_loss;
-use crate::measure::device_mem::{self, DevicePeak};
-use crate::measure::{alloc, rss, stats};
+use crate::measure::{self, alloc, device_mem, rss, stats};
 use crate::models::CausalLm;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -64,8 +63,9 @@ pub struct TrainReport {
     pub peak_heap_bytes: Option<usize>,
     pub memory: Option<MemoryBreakdown>,
     pub peak_rss_bytes: Option<u64>,
-    /// A GPU run's memory-pool high-water marks over the same span as the heap peak.
-    pub peak_device: Option<DevicePeak>,
+    /// The run's peak memory (the heap's on the CPU, the device pool's on a GPU) and its method.
+    pub peak_mem_bytes: Option<usize>,
+    pub peak_mem_method: String,
 }
 
 pub fn train(
@@ -97,9 +97,7 @@ pub fn train(
     let seq_len = batches.seq_len();
     let step_tokens = s.batch_size * seq_len * s.grad_accum;
 
-    alloc::reset_peak();
-    rss::reset_peak_rss();
-    device_mem::reset_peak(device)?;
+    measure::reset_peaks(device)?;
     let mut records = Vec::with_capacity(s.steps);
     let mut outcome = Outcome::Completed;
     let mut elapsed = 0f64;
@@ -194,6 +192,8 @@ pub fn train(
         .collect();
     let measured_time: f64 = measured.iter().sum();
     let peak_heap_bytes = alloc::peak_bytes();
+    let (peak_mem_bytes, peak_mem_method) =
+        measure::peak_memory(device, peak_heap_bytes, device_mem::peak(device)?);
     Ok(TrainReport {
         tokens_seen: records.len() * step_tokens,
         tokens_per_s: if measured_time > 0.0 {
@@ -218,6 +218,7 @@ pub fn train(
             _ => None,
         },
         peak_rss_bytes: rss::peak_rss_bytes(),
-        peak_device: device_mem::peak(device)?,
+        peak_mem_bytes,
+        peak_mem_method,
     })
 }

@@ -457,9 +457,15 @@ fn bench_against_pytorch_interleaves_and_pairs() {
         ],
         "A B, then B A, one strategy at a time; the products-only bound last"
     );
-    // The bound is what the products alone allow: faster than the whole step.
-    let tps = numbers(&rows, "tokens_per_s").unwrap();
-    assert!(tps[8].unwrap() > tps[0].unwrap(), "{tps:?}");
+    // The bound is a rate, not a measurement of memory; its step time and tokens/s agree
+    // (2 x 16 tokens per step). Which is faster is the benchmark's business, not a test's.
+    let (tps, step) = (
+        numbers(&rows, "tokens_per_s").unwrap(),
+        numbers(&rows, "step_s").unwrap(),
+    );
+    let (t, s) = (tps[8].unwrap(), step[8].unwrap());
+    assert!(t > 0.0 && (t * s - 32.0).abs() < 1e-6, "{t} {s}");
+    assert_eq!(numbers(&rows, "peak_mem_bytes").unwrap()[8], None);
     // The plan names the same trainable set ablate trains, with the settings and threads.
     let plans = std::fs::read_to_string(&seen).unwrap();
     let frozen: serde_json::Value = serde_json::from_str(
@@ -508,7 +514,7 @@ fn bench_against_pytorch_interleaves_and_pairs() {
 }
 
 /// `eval` in the strategy list measures forward-only evaluation of the frozen model: nothing
-/// trains, and it is faster per token than any training step of the same shape.
+/// trains, and it holds less memory than a training step of the same shape.
 #[test]
 fn bench_measures_forward_only_eval() {
     let dir = tempfile::tempdir().unwrap();
@@ -535,7 +541,8 @@ fn bench_measures_forward_only_eval() {
     let trainable = numbers(&rows, "params_trainable").unwrap();
     assert_eq!(trainable[0], Some(0.0));
     assert!(trainable[1].unwrap() > 0.0);
-    let tps = numbers(&rows, "tokens_per_s").unwrap();
-    assert!(tps[0].unwrap() > tps[1].unwrap(), "{tps:?}");
-    assert!(numbers(&rows, "peak_mem_bytes").unwrap()[0].unwrap() > 0.0);
+    assert!(numbers(&rows, "tokens_per_s").unwrap()[0].unwrap() > 0.0);
+    // No gradients or optimizer state: eval's heap peak is below a training step's.
+    let mem = numbers(&rows, "peak_mem_bytes").unwrap();
+    assert!(mem[0].unwrap() > 0.0 && mem[0] < mem[1], "{mem:?}");
 }
