@@ -21,6 +21,30 @@ fn proc_field(file: &str, key: &str) -> Option<String> {
     Some(line.split_once(':')?.1.trim().to_string())
 }
 
+/// The microkernel family gemm dispatches to on this CPU (the build enables gemm's `x86-v4`).
+fn gemm_kernels() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx512f")
+            && has!("avx512bw")
+            && has!("avx512cd")
+            && has!("avx512dq")
+            && has!("avx512vl")
+        {
+            return "AVX-512 (x86-v4)";
+        }
+        if has!("avx2") && has!("fma") {
+            return "AVX2 (x86-v3)";
+        }
+        "SSE (x86-v2 or generic)"
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        std::env::consts::ARCH
+    }
+}
+
 fn simd() -> String {
     #[cfg(target_arch = "x86_64")]
     {
@@ -63,8 +87,9 @@ impl Hardware {
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
             simd: simd(),
             gemm: format!(
-                "candle-core {} CPU backend (gemm crate, f32)",
-                env!("ABLATE_CANDLE_VERSION")
+                "candle-core {} CPU backend (gemm crate, f32, {} kernels)",
+                env!("ABLATE_CANDLE_VERSION"),
+                gemm_kernels()
             ),
             mem_total_bytes: proc_field("/proc/meminfo", "MemTotal")
                 .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())

@@ -101,7 +101,6 @@ pub fn train(
     let mut records = Vec::with_capacity(s.steps);
     let mut outcome = Outcome::Completed;
     let mut elapsed = 0f64;
-    let live_before_step = alloc::live_bytes();
     'steps: for step in 0..s.steps {
         let t0 = Instant::now();
         let lr = s.lr_at(step);
@@ -145,12 +144,10 @@ pub fn train(
             });
         }
         let Some(mut grads) = acc else { break };
-        if step == 0 {
-            // The gradients are all that backward leaves alive (the graph is gone).
-            grads_bytes = alloc::live_bytes()
-                .zip(live_before_step)
-                .map(|(now, before)| now.saturating_sub(before));
-        }
+        // The gradients' size: what dropping them frees at the end of the first step. (Live
+        // bytes before the step would also count buffers the first step leaves for good, such
+        // as gemm's per-thread packing workspace.)
+        let live_with_grads = if step == 0 { alloc::live_bytes() } else { None };
         let norm = global_grad_norm(&grads, &vars)?;
         if !norm.is_finite() {
             outcome = Outcome::Diverged {
@@ -168,6 +165,9 @@ pub fn train(
         };
         opt.step(&mut grads, s, lr, scale)?;
         drop(grads);
+        if let Some(with) = live_with_grads {
+            grads_bytes = alloc::live_bytes().map(|without| with.saturating_sub(without));
+        }
         // A GPU queues kernels: the step ends when they have run.
         device.synchronize()?;
         let step_s = t0.elapsed().as_secs_f64();
