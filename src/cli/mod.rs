@@ -73,6 +73,10 @@ pub fn main() -> Result<i32> {
         unsafe {
             std::env::set_var("RAYON_NUM_THREADS", n.to_string());
             std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
+            if cfg!(feature = "mkl") && std::env::var_os("MKL_NUM_THREADS").is_none() {
+                // MKL's products run on its own OpenMP threads, sized from this.
+                std::env::set_var("MKL_NUM_THREADS", n.to_string());
+            }
         }
     }
     let threads = cli.threads;

@@ -21,6 +21,22 @@ fn proc_field(file: &str, key: &str) -> Option<String> {
     Some(line.split_once(':')?.1.trim().to_string())
 }
 
+/// Which library computes candle's CPU matrix products in this build.
+fn gemm_backend() -> String {
+    if cfg!(feature = "mkl") {
+        format!(
+            "candle-core {} CPU backend (Intel MKL sgemm, static, OpenMP threads)",
+            env!("ABLATE_CANDLE_VERSION")
+        )
+    } else {
+        format!(
+            "candle-core {} CPU backend (gemm crate, f32, {} kernels)",
+            env!("ABLATE_CANDLE_VERSION"),
+            gemm_kernels()
+        )
+    }
+}
+
 /// The microkernel family gemm dispatches to on this CPU (the build enables gemm's `x86-v4`).
 fn gemm_kernels() -> &'static str {
     #[cfg(target_arch = "x86_64")]
@@ -86,11 +102,7 @@ impl Hardware {
                 .unwrap_or_else(|| std::env::consts::ARCH.to_string()),
             cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
             simd: simd(),
-            gemm: format!(
-                "candle-core {} CPU backend (gemm crate, f32, {} kernels)",
-                env!("ABLATE_CANDLE_VERSION"),
-                gemm_kernels()
-            ),
+            gemm: gemm_backend(),
             mem_total_bytes: proc_field("/proc/meminfo", "MemTotal")
                 .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
                 .map(|kib| kib * 1024),

@@ -149,24 +149,27 @@ pub fn train(
         // as gemm's per-thread packing workspace.)
         let live_with_grads = if step == 0 { alloc::live_bytes() } else { None };
         let norm = global_grad_norm(&grads, &vars)?;
-        if !norm.is_finite() {
+        let diverged = !norm.is_finite();
+        if !diverged {
+            // Clip as torch's clip_grad_norm_ does: scale by max_norm / (norm + 1e-6) when below 1.
+            let coef = s.grad_clip / (norm + 1e-6);
+            let scale = if s.grad_clip > 0.0 && coef < 1.0 {
+                coef
+            } else {
+                1.0
+            };
+            opt.step(&mut grads, s, lr, scale)?;
+        }
+        drop(grads);
+        if let Some(with) = live_with_grads {
+            grads_bytes = alloc::live_bytes().map(|without| with.saturating_sub(without));
+        }
+        if diverged {
             outcome = Outcome::Diverged {
                 step,
                 what: format!("gradient norm is {norm}"),
             };
             break;
-        }
-        // Clip as torch's clip_grad_norm_ does: scale by max_norm / (norm + 1e-6) when below 1.
-        let coef = s.grad_clip / (norm + 1e-6);
-        let scale = if s.grad_clip > 0.0 && coef < 1.0 {
-            coef
-        } else {
-            1.0
-        };
-        opt.step(&mut grads, s, lr, scale)?;
-        drop(grads);
-        if let Some(with) = live_with_grads {
-            grads_bytes = alloc::live_bytes().map(|without| with.saturating_sub(without));
         }
         // A GPU queues kernels: the step ends when they have run.
         device.synchronize()?;
