@@ -57,6 +57,9 @@ pub struct BenchSample {
     pub framework_version: Option<String>,
     #[serde(default)]
     pub threads: Option<u64>,
+    /// The reference's own matrix backend; None: this build's (the `gemm` column).
+    #[serde(default)]
+    pub gemm: Option<String>,
 }
 
 impl BenchSample {
@@ -205,6 +208,7 @@ pub fn measure_eval(model: &ModelSpec, b: &BenchSettings, device: &Device) -> Re
         framework: None,
         framework_version: None,
         threads: None,
+        gemm: None,
     })
 }
 
@@ -239,6 +243,7 @@ pub fn measure_one(
         framework: None,
         framework_version: None,
         threads: None,
+        gemm: None,
     })
 }
 
@@ -285,7 +290,7 @@ fn rows(model: &str, b: &BenchSettings, samples: &[(usize, BenchSample)]) -> Vec
             cpu_model: hw.cpu_model.clone(),
             cpus: hw.cpus,
             simd: hw.simd.clone(),
-            gemm: hw.gemm.clone(),
+            gemm: x.gemm.clone().unwrap_or_else(|| hw.gemm.clone()),
             device: Some(b.device.to_string()),
             mem_total_bytes: hw.mem_total_bytes,
         })

@@ -13,6 +13,7 @@ Prints one JSON line in the shape of ablate's bench sample.
 import json
 import os
 import pathlib
+import re
 import sys
 import time
 
@@ -32,6 +33,17 @@ def build(plan, torch):
         cfg = AutoConfig.from_pretrained(p)
     torch.manual_seed(0)
     return AutoModelForCausalLM.from_config(cfg).float(), f"random weights in the shapes of {p}"
+
+
+def blas(torch):
+    """torch's CPU matrix backend as its build reports it (the bench's `gemm` column)."""
+    config = torch.__config__.show()
+    library = next((line.strip(" -") for line in config.splitlines()
+                    if "Math Kernel Library" in line or "OpenBLAS" in line), None)
+    if library is None:
+        found = re.search(r"BLAS_INFO=(\w+)", config)
+        library = f"BLAS_INFO={found.group(1)}" if found else "unknown BLAS"
+    return f"torch {torch.__version__} CPU backend ({library}; {torch.backends.cpu.get_cpu_capability()})"
 
 
 def main() -> int:
@@ -104,6 +116,7 @@ def main() -> int:
         framework="pytorch",
         framework_version=versions,
         threads=torch.get_num_threads(),
+        gemm=blas(torch),
     )))
     return 0
 
