@@ -417,7 +417,7 @@ fn bench_against_pytorch_interleaves_and_pairs() {
     std::fs::write(
         &fake,
         format!(
-            "#!/bin/sh\n# $1 = the script, $2 = the plan\ncat \"$2\" >> {seen}; echo >> {seen}\ns=$(sed 's/.*\"strategy\":\"\\([a-z_]*\\)\".*/\\1/' \"$2\")\necho '{{\"strategy\":\"'$s'\",\"params_total\":10,\"params_trainable\":5,\"trainable_pct\":50.0,\"tokens_per_s\":16.0,\"peak_mem_bytes\":1000000000,\"peak_mem_method\":\"peak RSS\",\"peak_rss_bytes\":1000000000,\"framework\":\"pytorch\",\"framework_version\":\"torch fake\",\"threads\":1}}'\n",
+            "#!/bin/sh\n# $1 = the script, $2 = the plan\ncat \"$2\" >> {seen}; echo >> {seen}\ns=$(sed 's/.*\"strategy\":\"\\([a-z_]*\\)\".*/\\1/' \"$2\")\necho '{{\"strategy\":\"'$s'\",\"params_total\":10,\"params_trainable\":5,\"trainable_pct\":50.0,\"tokens_per_s\":16.0,\"peak_mem_bytes\":1000000000,\"peak_mem_method\":\"peak RSS\",\"peak_rss_bytes\":1000000000,\"framework\":\"pytorch\",\"framework_version\":\"torch fake\",\"threads\":1,\"gemm\":\"torch fake BLAS\"}}'\n",
             seen = seen.display()
         ),
     )
@@ -457,6 +457,14 @@ fn bench_against_pytorch_interleaves_and_pairs() {
         ],
         "A B, then B A, one strategy at a time; the products-only bound last"
     );
+    // Each framework's row names its own matrix backend.
+    let gemm = strings_required(&rows, "gemm").unwrap();
+    for (f, g) in fw.iter().zip(&gemm) {
+        match f.as_str() {
+            "pytorch" => assert_eq!(g, "torch fake BLAS"),
+            _ => assert!(g.starts_with("candle-core"), "{g}"),
+        }
+    }
     // The bound is a rate, not a measurement of memory; its step time and tokens/s agree
     // (2 x 16 tokens per step). Which is faster is the benchmark's business, not a test's.
     let (tps, step) = (
