@@ -11,7 +11,7 @@ use crate::nn::add::add;
 use crate::nn::matmul::matmul;
 use crate::nn::rope::RotaryTables;
 use crate::nn::softmax::causal_softmax;
-use crate::nn::swiglu::swiglu;
+use crate::nn::swiglu::swiglu_frozen_down;
 use crate::nn::{Linear, Param, RmsNorm};
 
 pub struct Llama {
@@ -124,8 +124,8 @@ impl Block {
             &self.attention(&self.input_layernorm.forward(x)?, cfg, rope)?,
         )?;
         let h = self.post_attention_layernorm.forward(&x)?;
-        let mlp = swiglu(&self.gate_proj.forward(&h)?, &self.up_proj.forward(&h)?)?;
-        add(&x, &self.down_proj.forward(&mlp)?)
+        let (gate, up) = (self.gate_proj.forward(&h)?, self.up_proj.forward(&h)?);
+        add(&x, &swiglu_frozen_down(&gate, &up, &self.down_proj)?)
     }
 
     fn params(&self) -> Vec<&Param> {

@@ -66,6 +66,13 @@ impl Linear {
         &self.weight
     }
 
+    /// The weight of a layer that trains nothing (frozen weight, no bias, no adapter): what a
+    /// fused op may apply in place of this layer.
+    pub fn frozen_weight(&self) -> Option<&Tensor> {
+        (!self.weight.is_trainable() && self.bias.is_none() && self.lora.is_none())
+            .then(|| self.weight.tensor())
+    }
+
     pub fn params(&self) -> Vec<&Param> {
         let adapters = self.lora.iter().flat_map(|l| [&l.a, &l.b]);
         std::iter::once(&self.weight)
@@ -117,7 +124,7 @@ fn project(x: &Tensor, w: &Param, frozen_bias: Option<Tensor>) -> Result<Tensor>
 }
 
 /// `x @ w^T (+ b)` on any backend's storage; x is (..., k) contiguous, w is (n, k) contiguous.
-fn linear_fwd<S: BackendStorage>(
+pub(crate) fn linear_fwd<S: BackendStorage>(
     x: &S,
     xl: &Layout,
     w: &S,
@@ -149,7 +156,7 @@ fn linear_fwd<S: BackendStorage>(
 }
 
 /// dX = dY @ W, with dY reshaped to 2-D.
-fn input_grad(x: &Tensor, w: &Tensor, grad: &Tensor) -> Result<Tensor> {
+pub(crate) fn input_grad(x: &Tensor, w: &Tensor, grad: &Tensor) -> Result<Tensor> {
     counters::count_input_grad();
     let n = grad.dim(candle_core::D::Minus1)?;
     let m = grad.elem_count() / n;

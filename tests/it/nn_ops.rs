@@ -6,7 +6,7 @@ use ablate::nn::counters::backward_matmuls;
 use ablate::nn::norm::{layer_norm_composed, layer_norm_fused, rms_norm_composed, rms_norm_fused};
 use ablate::nn::rope::{rope_composed, rope_fused};
 use ablate::nn::softmax::{causal_softmax, causal_softmax_composed};
-use ablate::nn::swiglu::{swiglu, swiglu_composed};
+use ablate::nn::swiglu::{swiglu, swiglu_composed, swiglu_frozen_down};
 use ablate::nn::{Linear, Param};
 use candle_core::{DType, Device, Tensor, Var};
 
@@ -199,4 +199,33 @@ fn swiglu_fused_equals_composed() {
         &|t| swiglu_composed(&t[0], &t[1]).unwrap(),
         &[g, u],
     );
+}
+
+/// A frozen down projection applied inside the SwiGLU op (so that the SwiGLU output is not kept
+/// for backward) agrees with SwiGLU followed by the projection, in value and in the gradients of
+/// gate and up; a projection that trains is not fused.
+#[test]
+fn swiglu_into_a_frozen_down_projection_equals_the_pair() {
+    let w = randn(&[7, 64], 13);
+    let down = Linear::new(Param::frozen("w", w.clone()), None);
+    assert!(down.frozen_weight().is_some());
+    let g = (randn(&[3, 5, 64], 14) * 4.0).unwrap();
+    assert_same(
+        "swiglu into a frozen down projection",
+        &|t| swiglu_frozen_down(&t[0], &t[1], &down).unwrap(),
+        &|t| {
+            swiglu_composed(&t[0], &t[1])
+                .unwrap()
+                .broadcast_matmul(&w.t().unwrap())
+                .unwrap()
+        },
+        &[g, randn(&[3, 5, 64], 15)],
+    );
+    let trainable = Linear::new(Param::trainable("w", w.clone()).unwrap(), None);
+    assert!(trainable.frozen_weight().is_none());
+    let with_bias = Linear::new(
+        Param::frozen("w", w.clone()),
+        Some(Param::frozen("b", randn(&[7], 16))),
+    );
+    assert!(with_bias.frozen_weight().is_none());
 }
