@@ -23,18 +23,15 @@ fn proc_field(file: &str, key: &str) -> Option<String> {
 
 /// Which library computes candle's CPU matrix products in this build.
 fn gemm_backend() -> String {
-    if cfg!(feature = "mkl") {
-        format!(
-            "candle-core {} CPU backend (Intel MKL sgemm, static, OpenMP threads)",
-            env!("ABLATE_CANDLE_VERSION")
-        )
+    let library = if cfg!(feature = "mkl") {
+        "Intel MKL sgemm, static, OpenMP threads".to_string()
     } else {
-        format!(
-            "candle-core {} CPU backend (gemm crate, f32, {} kernels)",
-            env!("ABLATE_CANDLE_VERSION"),
-            gemm_kernels()
-        )
-    }
+        format!("gemm crate, f32, {} kernels", gemm_kernels())
+    };
+    format!(
+        "candle-core {} CPU backend ({library})",
+        env!("ABLATE_CANDLE_VERSION")
+    )
 }
 
 /// The microkernel family gemm dispatches to on this CPU (the build enables gemm's `x86-v4`).

@@ -11,7 +11,7 @@ use crate::nn::add::add;
 use crate::nn::matmul::matmul;
 use crate::nn::rope::RotaryTables;
 use crate::nn::softmax::causal_softmax;
-use crate::nn::swiglu::swiglu_frozen_down;
+use crate::nn::swiglu::swiglu_then;
 use crate::nn::{Linear, Param, RmsNorm};
 
 pub struct Llama {
@@ -125,7 +125,7 @@ impl Block {
         )?;
         let h = self.post_attention_layernorm.forward(&x)?;
         let (gate, up) = (self.gate_proj.forward(&h)?, self.up_proj.forward(&h)?);
-        add(&x, &swiglu_frozen_down(&gate, &up, &self.down_proj)?)
+        add(&x, &swiglu_then(&gate, &up, &self.down_proj)?)
     }
 
     fn params(&self) -> Vec<&Param> {

@@ -1,5 +1,6 @@
 //! Per-thread counts of the matmuls our linear ops run in backward, so that a test can prove that
-//! a frozen weight never gets a weight-gradient matmul. Backward runs on the thread that calls
+//! a frozen weight never gets a weight-gradient matmul, and of frozen projections run inside a
+//! fused op, so that a test can prove the fusion is taken. Backward runs on the thread that calls
 //! `backward()`, and each test runs on its own thread, so parallel tests do not see each other's
 //! counts.
 
@@ -8,6 +9,7 @@ use std::cell::Cell;
 thread_local! {
     static WEIGHT_GRAD_MATMULS: Cell<usize> = const { Cell::new(0) };
     static INPUT_GRAD_MATMULS: Cell<usize> = const { Cell::new(0) };
+    static FUSED_PROJECTIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 pub(crate) fn count_weight_grad() {
@@ -25,4 +27,13 @@ pub fn backward_matmuls() -> (usize, usize) {
         WEIGHT_GRAD_MATMULS.with(Cell::get),
         INPUT_GRAD_MATMULS.with(Cell::get),
     )
+}
+
+pub(crate) fn count_fused_projection() {
+    FUSED_PROJECTIONS.with(|c| c.set(c.get() + 1));
+}
+
+/// Frozen projections run inside a fused op (forward) on this thread so far.
+pub fn fused_projections() -> usize {
+    FUSED_PROJECTIONS.with(Cell::get)
 }

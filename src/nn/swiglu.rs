@@ -1,22 +1,44 @@
 //! SwiGLU, `silu(gate) * up`, as one op. candle's chain (silu, then mul) runs single-threaded
 //! passes, keeps `silu(gate)` alive for backward and walks six element-wise ops back; this one
 //! makes one parallel pass each way and keeps only its two inputs.
+//!
+//! A frozen down projection can run inside the same op: its backward needs only the weight and
+//! the op's two inputs, so the SwiGLU output (batch x seq x intermediate) is not kept alive until
+//! backward, as it would be as the input of a separate linear op.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::Linear;
+use super::counters;
 use super::linear::{input_grad, linear_fwd};
 use super::slices::{contiguous_f32, fused_ok, grad_for, with_cpu, with_cpu_f32};
 
 /// Elements per parallel task: large enough that scheduling is noise.
 const CHUNK: usize = 1 << 14;
 
+fn fusable(gate: &Tensor, up: &Tensor) -> bool {
+    fused_ok(gate) && fused_ok(up) && gate.shape() == up.shape()
+}
+
+fn apply(gate: &Tensor, up: &Tensor, down: Option<Tensor>) -> Result<Tensor> {
+    gate.contiguous()?
+        .apply_op2(&up.contiguous()?, SwiGlu { down })
+}
+
 pub fn swiglu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
-    if fused_ok(gate) && fused_ok(up) && gate.shape() == up.shape() {
-        gate.contiguous()?.apply_op2(&up.contiguous()?, SwiGlu)
+    if fusable(gate, up) {
+        apply(gate, up, None)
     } else {
         swiglu_composed(gate, up)
+    }
+}
+
+/// `down(silu(gate) * up)`: one op where `down` trains nothing, SwiGLU then the layer elsewhere.
+pub fn swiglu_then(gate: &Tensor, up: &Tensor, down: &Linear) -> Result<Tensor> {
+    match down.frozen_weight() {
+        Some(w) if fusable(gate, up) && fused_ok(w) => apply(gate, up, Some(w.clone())),
+        _ => down.forward(&swiglu(gate, up)?),
     }
 }
 
@@ -29,7 +51,10 @@ fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
-struct SwiGlu;
+struct SwiGlu {
+    /// A frozen (out, intermediate) projection applied to the SwiGLU output.
+    down: Option<Tensor>,
+}
 
 impl CustomOp2 for SwiGlu {
     fn name(&self) -> &'static str {
@@ -45,91 +70,23 @@ impl CustomOp2 for SwiGlu {
     ) -> Result<(CpuStorage, Shape)> {
         let g = contiguous_f32(gs, gl, "swiglu gate")?;
         let u = contiguous_f32(us, ul, "swiglu up")?;
-        Ok((CpuStorage::F32(forward(g, u)), gl.shape().clone()))
-    }
-
-    fn bwd(
-        &self,
-        gate: &Tensor,
-        up: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        backward(gate, up, grad)
-    }
-}
-
-fn forward(g: &[f32], u: &[f32]) -> Vec<f32> {
-    let mut out = vec![0f32; g.len()];
-    out.par_chunks_mut(CHUNK)
-        .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
-        .for_each(|(o, (g, u))| {
-            for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
-                *o = g * sigmoid(g) * u;
-            }
-        });
-    out
-}
-
-/// The gradients of gate and up given the gradient of `silu(gate) * up`.
-fn backward(gate: &Tensor, up: &Tensor, grad: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-    let grad = grad.contiguous()?;
-    // d/dg silu(g) = s(g) (1 + g (1 - s(g))); d/du = silu(g).
-    let (dg, du) = with_cpu_f32(&[gate, up, &grad], "swiglu", |t| {
-        let (g, u, d) = (t[0], t[1], t[2]);
-        let mut dg = vec![0f32; g.len()];
-        let mut du = vec![0f32; g.len()];
-        dg.par_chunks_mut(CHUNK)
-            .zip(du.par_chunks_mut(CHUNK))
+        let mut out = vec![0f32; g.len()];
+        out.par_chunks_mut(CHUNK)
             .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
-            .zip(d.par_chunks(CHUNK))
-            .for_each(|(((dg, du), (g, u)), d)| {
-                for i in 0..g.len() {
-                    let s = sigmoid(g[i]);
-                    du[i] = d[i] * g[i] * s;
-                    dg[i] = d[i] * u[i] * s * (1.0 + g[i] * (1.0 - s));
+            .for_each(|(o, (g, u))| {
+                for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
+                    *o = g * sigmoid(g) * u;
                 }
             });
-        Ok((dg, du))
-    })?;
-    Ok((grad_for(gate, dg)?, grad_for(up, du)?))
-}
-
-/// `down(silu(gate) * up)` for a frozen `down` projection, as one op: its backward needs only
-/// the weight and the op's two inputs, so the SwiGLU output (batch x seq x intermediate) is not
-/// kept alive until backward, as it would be as the input of a separate linear op.
-pub fn swiglu_frozen_down(gate: &Tensor, up: &Tensor, down: &Linear) -> Result<Tensor> {
-    match down.frozen_weight() {
-        Some(w) if fused_ok(gate) && fused_ok(up) && fused_ok(w) && gate.shape() == up.shape() => {
-            gate.contiguous()?
-                .apply_op2(&up.contiguous()?, SwiGluFrozenDown { weight: w.clone() })
+        let hidden = CpuStorage::F32(out);
+        match &self.down {
+            None => Ok((hidden, gl.shape().clone())),
+            Some(w) => {
+                counters::count_fused_projection();
+                let hl = Layout::contiguous(gl.shape());
+                with_cpu(w, |w, wl| linear_fwd(&hidden, &hl, w, wl, None))
+            }
         }
-        _ => down.forward(&swiglu(gate, up)?),
-    }
-}
-
-struct SwiGluFrozenDown {
-    weight: Tensor,
-}
-
-impl CustomOp2 for SwiGluFrozenDown {
-    fn name(&self) -> &'static str {
-        "swiglu-frozen-down"
-    }
-
-    fn cpu_fwd(
-        &self,
-        gs: &CpuStorage,
-        gl: &Layout,
-        us: &CpuStorage,
-        ul: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let g = contiguous_f32(gs, gl, "swiglu gate")?;
-        let u = contiguous_f32(us, ul, "swiglu up")?;
-        let hidden = CpuStorage::F32(forward(g, u));
-        with_cpu(&self.weight, |w, wl| {
-            linear_fwd(&hidden, &Layout::contiguous(gl.shape()), w, wl, None)
-        })
     }
 
     fn bwd(
@@ -139,7 +96,28 @@ impl CustomOp2 for SwiGluFrozenDown {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let d_hidden = input_grad(gate, &self.weight, grad)?;
-        backward(gate, up, &d_hidden)
+        let grad = match &self.down {
+            None => grad.contiguous()?,
+            Some(w) => input_grad(gate, w, grad)?,
+        };
+        // d/dg silu(g) = s(g) (1 + g (1 - s(g))); d/du = silu(g).
+        let (dg, du) = with_cpu_f32(&[gate, up, &grad], "swiglu", |t| {
+            let (g, u, d) = (t[0], t[1], t[2]);
+            let mut dg = vec![0f32; g.len()];
+            let mut du = vec![0f32; g.len()];
+            dg.par_chunks_mut(CHUNK)
+                .zip(du.par_chunks_mut(CHUNK))
+                .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
+                .zip(d.par_chunks(CHUNK))
+                .for_each(|(((dg, du), (g, u)), d)| {
+                    for i in 0..g.len() {
+                        let s = sigmoid(g[i]);
+                        du[i] = d[i] * g[i] * s;
+                        dg[i] = d[i] * u[i] * s * (1.0 + g[i] * (1.0 - s));
+                    }
+                });
+            Ok((dg, du))
+        })?;
+        Ok((grad_for(gate, dg)?, grad_for(up, du)?))
     }
 }

@@ -2,11 +2,11 @@
 //! get no gradient at all.
 
 use crate::common::max_abs_diff;
-use ablate::nn::counters::backward_matmuls;
+use ablate::nn::counters::{backward_matmuls, fused_projections};
 use ablate::nn::norm::{layer_norm_composed, layer_norm_fused, rms_norm_composed, rms_norm_fused};
 use ablate::nn::rope::{rope_composed, rope_fused};
 use ablate::nn::softmax::{causal_softmax, causal_softmax_composed};
-use ablate::nn::swiglu::{swiglu, swiglu_composed, swiglu_frozen_down};
+use ablate::nn::swiglu::{swiglu, swiglu_composed, swiglu_then};
 use ablate::nn::{Linear, Param};
 use candle_core::{DType, Device, Tensor, Var};
 
@@ -203,29 +203,42 @@ fn swiglu_fused_equals_composed() {
 
 /// A frozen down projection applied inside the SwiGLU op (so that the SwiGLU output is not kept
 /// for backward) agrees with SwiGLU followed by the projection, in value and in the gradients of
-/// gate and up; a projection that trains is not fused.
+/// gate and up; a projection that trains, or has a bias, runs as a layer of its own.
 #[test]
 fn swiglu_into_a_frozen_down_projection_equals_the_pair() {
     let w = randn(&[7, 64], 13);
-    let down = Linear::new(Param::frozen("w", w.clone()), None);
-    assert!(down.frozen_weight().is_some());
-    let g = (randn(&[3, 5, 64], 14) * 4.0).unwrap();
-    assert_same(
-        "swiglu into a frozen down projection",
-        &|t| swiglu_frozen_down(&t[0], &t[1], &down).unwrap(),
-        &|t| {
-            swiglu_composed(&t[0], &t[1])
-                .unwrap()
-                .broadcast_matmul(&w.t().unwrap())
-                .unwrap()
-        },
-        &[g, randn(&[3, 5, 64], 15)],
-    );
+    let pair = |t: &[Tensor]| {
+        swiglu_composed(&t[0], &t[1])
+            .unwrap()
+            .broadcast_matmul(&w.t().unwrap())
+            .unwrap()
+    };
+    let inputs = [
+        (randn(&[3, 5, 64], 14) * 4.0).unwrap(),
+        randn(&[3, 5, 64], 15),
+    ];
+    let frozen = Linear::new(Param::frozen("w", w.clone()), None);
     let trainable = Linear::new(Param::trainable("w", w.clone()).unwrap(), None);
-    assert!(trainable.frozen_weight().is_none());
-    let with_bias = Linear::new(
+    let biased = Linear::new(
         Param::frozen("w", w.clone()),
-        Some(Param::frozen("b", randn(&[7], 16))),
+        Some(Param::frozen(
+            "b",
+            Tensor::zeros(7, DType::F32, &Device::Cpu).unwrap(),
+        )),
     );
-    assert!(with_bias.frozen_weight().is_none());
+    for (name, down, fused) in [
+        ("frozen", &frozen, true),
+        ("trainable", &trainable, false),
+        ("biased", &biased, false),
+    ] {
+        let before = fused_projections();
+        assert_same(
+            name,
+            &|t| swiglu_then(&t[0], &t[1], down).unwrap(),
+            &pair,
+            &inputs,
+        );
+        // assert_same runs the op once.
+        assert_eq!(fused_projections() - before, usize::from(fused), "{name}");
+    }
 }
