@@ -10,8 +10,7 @@ use super::config::{ArchConfig, AttentionKind, GptNeoConfig};
 use super::weights::WeightSet;
 use super::{CausalLm, embed};
 use crate::nn::add::add;
-use crate::nn::matmul::matmul;
-use crate::nn::softmax::causal_softmax;
+use crate::nn::attention::{AttentionSpec, attention};
 use crate::nn::{LayerNorm, Linear, Param};
 
 pub struct GptNeo {
@@ -85,21 +84,20 @@ impl GptNeo {
 
 impl Block {
     fn attention(&self, x: &Tensor, n_heads: usize) -> candle_core::Result<Tensor> {
-        let (b, t, h) = x.dims3()?;
-        let hd = h / n_heads;
-        let heads = |y: Tensor| {
-            y.reshape((b, t, n_heads, hd))?
-                .transpose(1, 2)?
-                .contiguous()
+        let spec = AttentionSpec {
+            heads: n_heads,
+            kv_heads: n_heads,
+            head_dim: x.dim(2)? / n_heads,
+            // No 1/sqrt(head_dim) scaling: GPT-Neo was trained without it.
+            scale: 1.0,
+            window: self.window,
         };
-        let q = heads(self.q_proj.forward(x)?)?;
-        let k = heads(self.k_proj.forward(x)?)?;
-        let v = heads(self.v_proj.forward(x)?)?;
-        // No 1/sqrt(head_dim) scaling: GPT-Neo was trained without it.
-        let scores = matmul(&q, &k.t()?)?;
-        let probs = causal_softmax(&scores, self.window)?;
-        let y = matmul(&probs, &v)?.transpose(1, 2)?.reshape((b, t, h))?;
-        self.out_proj.forward(&y)
+        let (q, k, v) = (
+            self.q_proj.forward(x)?,
+            self.k_proj.forward(x)?,
+            self.v_proj.forward(x)?,
+        );
+        self.out_proj.forward(&attention(&q, &k, &v, &spec, None)?)
     }
 
     fn forward(&self, x: &Tensor, n_heads: usize) -> candle_core::Result<Tensor> {

@@ -8,9 +8,8 @@ use super::config::{ArchConfig, LlamaConfig};
 use super::weights::WeightSet;
 use super::{CausalLm, embed};
 use crate::nn::add::add;
-use crate::nn::matmul::matmul;
+use crate::nn::attention::{AttentionSpec, attention};
 use crate::nn::rope::RotaryTables;
-use crate::nn::softmax::causal_softmax;
 use crate::nn::swiglu::swiglu_then;
 use crate::nn::{Linear, Param, RmsNorm};
 
@@ -94,23 +93,20 @@ impl Block {
         cfg: &LlamaConfig,
         rope: &RotaryTables,
     ) -> candle_core::Result<Tensor> {
-        let (b, t, _) = x.dims3()?;
-        let (nq, nkv, hd) = (
-            cfg.num_attention_heads,
-            cfg.num_key_value_heads,
-            cfg.head_dim,
+        let spec = AttentionSpec {
+            heads: cfg.num_attention_heads,
+            kv_heads: cfg.num_key_value_heads,
+            head_dim: cfg.head_dim,
+            scale: 1.0 / (cfg.head_dim as f64).sqrt(),
+            window: None,
+        };
+        let (q, k, v) = (
+            self.q_proj.forward(x)?,
+            self.k_proj.forward(x)?,
+            self.v_proj.forward(x)?,
         );
-        let heads = |y: Tensor, n: usize| y.reshape((b, t, n, hd))?.transpose(1, 2);
-        let q = rope.apply(&heads(self.q_proj.forward(x)?, nq)?)?;
-        let k = rope.apply(&heads(self.k_proj.forward(x)?, nkv)?)?;
-        let v = heads(self.v_proj.forward(x)?, nkv)?;
-        let (k, v) = (repeat_kv(&k, nq / nkv)?, repeat_kv(&v, nq / nkv)?);
-        let q = (q * (1.0 / (hd as f64).sqrt()))?;
-        let scores = matmul(&q, &k.t()?)?;
-        let probs = causal_softmax(&scores, None)?;
-        let y = matmul(&probs, &v.contiguous()?)?;
-        let y = y.transpose(1, 2)?.reshape((b, t, nq * hd))?;
-        self.o_proj.forward(&y)
+        self.o_proj
+            .forward(&attention(&q, &k, &v, &spec, Some(rope))?)
     }
 
     fn forward(
@@ -139,17 +135,6 @@ impl Block {
         }
         p
     }
-}
-
-/// Grouped-query attention: each key/value head serves `n_rep` consecutive query heads.
-fn repeat_kv(x: &Tensor, n_rep: usize) -> candle_core::Result<Tensor> {
-    if n_rep == 1 {
-        return Ok(x.clone());
-    }
-    let (b, n, t, d) = x.dims4()?;
-    x.unsqueeze(2)?
-        .broadcast_as((b, n, n_rep, t, d))?
-        .reshape((b, n * n_rep, t, d))
 }
 
 impl CausalLm for Llama {

@@ -1,8 +1,8 @@
 //! Per-thread counts of the matmuls our linear ops run in backward, so that a test can prove that
-//! a frozen weight never gets a weight-gradient matmul, and of frozen projections run inside a
-//! fused op, so that a test can prove the fusion is taken. Backward runs on the thread that calls
-//! `backward()`, and each test runs on its own thread, so parallel tests do not see each other's
-//! counts.
+//! a frozen weight never gets a weight-gradient matmul, and of frozen projections and attention
+//! layers run as fused ops, so that a test can prove the fusion is taken. Backward runs on the
+//! thread that calls `backward()`, and each test runs on its own thread, so parallel tests do not
+//! see each other's counts.
 
 use std::cell::Cell;
 
@@ -10,6 +10,7 @@ thread_local! {
     static WEIGHT_GRAD_MATMULS: Cell<usize> = const { Cell::new(0) };
     static INPUT_GRAD_MATMULS: Cell<usize> = const { Cell::new(0) };
     static FUSED_PROJECTIONS: Cell<usize> = const { Cell::new(0) };
+    static FUSED_ATTENTIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 pub(crate) fn count_weight_grad() {
@@ -36,4 +37,13 @@ pub(crate) fn count_fused_projection() {
 /// Frozen projections run inside a fused op (forward) on this thread so far.
 pub fn fused_projections() -> usize {
     FUSED_PROJECTIONS.with(Cell::get)
+}
+
+pub(crate) fn count_fused_attention() {
+    FUSED_ATTENTIONS.with(|c| c.set(c.get() + 1));
+}
+
+/// Attention layers run as the fused op on this thread so far.
+pub fn fused_attentions() -> usize {
+    FUSED_ATTENTIONS.with(Cell::get)
 }

@@ -6,6 +6,7 @@
 //! module are custom ops whose backward returns only what is needed.
 
 pub mod add;
+pub mod attention;
 pub mod counters;
 pub mod cross_entropy;
 pub mod linear;

@@ -37,6 +37,11 @@ impl RotaryTables {
         })
     }
 
+    /// Half the head dim: the number of rotated pairs.
+    pub fn half_dim(&self) -> Result<usize> {
+        self.cos.dim(1)
+    }
+
     /// (cos, sin) for positions 0..seq.
     pub fn tables(&self, seq: usize) -> Result<(Tensor, Tensor)> {
         if seq > self.cos.dim(0)? {

@@ -2,9 +2,10 @@
 //! get no gradient at all.
 
 use crate::common::max_abs_diff;
-use ablate::nn::counters::{backward_matmuls, fused_projections};
+use ablate::nn::attention::{AttentionSpec, attention, attention_composed};
+use ablate::nn::counters::{backward_matmuls, fused_attentions, fused_projections};
 use ablate::nn::norm::{layer_norm_composed, layer_norm_fused, rms_norm_composed, rms_norm_fused};
-use ablate::nn::rope::{rope_composed, rope_fused};
+use ablate::nn::rope::{RotaryTables, rope_composed, rope_fused};
 use ablate::nn::softmax::{causal_softmax, causal_softmax_composed};
 use ablate::nn::swiglu::{swiglu, swiglu_composed, swiglu_then};
 use ablate::nn::{Linear, Param};
@@ -240,5 +241,74 @@ fn swiglu_into_a_frozen_down_projection_equals_the_pair() {
         );
         // assert_same runs the op once.
         assert_eq!(fused_projections() - before, usize::from(fused), "{name}");
+    }
+}
+
+/// The fused attention op agrees with the composed heads-reshape / RoPE / repeat / softmax /
+/// product chain, in value and in the gradients of q, k and v: Llama's shape (RoPE, scaled,
+/// grouped-query) and GPT-Neo's (unscaled, a local window).
+#[test]
+fn attention_fused_equals_composed() {
+    let rope = RotaryTables::new(8, 32, 10_000.0, &Device::Cpu).unwrap();
+    let llama = AttentionSpec {
+        heads: 6,
+        kv_heads: 2,
+        head_dim: 8,
+        scale: 1.0 / 8f64.sqrt(),
+        window: None,
+    };
+    let neo = AttentionSpec {
+        heads: 3,
+        kv_heads: 3,
+        head_dim: 8,
+        scale: 1.0,
+        window: Some(3),
+    };
+    for (name, spec, rope) in [("llama", llama, Some(&rope)), ("gpt-neo", neo, None)] {
+        let (b, t) = (2, 9);
+        let inputs = [
+            randn(&[b, t, spec.heads * 8], 21),
+            randn(&[b, t, spec.kv_heads * 8], 22),
+            randn(&[b, t, spec.kv_heads * 8], 23),
+        ];
+        let before = fused_attentions();
+        assert_same(
+            name,
+            &|t| attention(&t[0], &t[1], &t[2], &spec, rope).unwrap(),
+            &|t| attention_composed(&t[0], &t[1], &t[2], &spec, rope).unwrap(),
+            &inputs,
+        );
+        assert_eq!(fused_attentions() - before, 1, "{name}: fused op not taken");
+    }
+}
+
+/// With LoRA on q and v only, the keys are constants: the fused op returns no gradient for them
+/// and the same gradients for q and v as the composed chain.
+#[test]
+fn attention_gives_no_gradient_to_constant_keys() {
+    let spec = AttentionSpec {
+        heads: 4,
+        kv_heads: 2,
+        head_dim: 4,
+        scale: 0.5,
+        window: None,
+    };
+    let rope = RotaryTables::new(4, 16, 10_000.0, &Device::Cpu).unwrap();
+    let k = randn(&[1, 5, 8], 31);
+    let (q, v) = (
+        Var::from_tensor(&randn(&[1, 5, 16], 32)).unwrap(),
+        Var::from_tensor(&randn(&[1, 5, 8], 33)).unwrap(),
+    );
+    let loss = |f: &dyn Fn() -> Tensor| {
+        let r = randn(&[1, 5, 16], 34);
+        (f() * r).unwrap().sum_all().unwrap().backward().unwrap()
+    };
+    let fused = loss(&|| attention(q.as_tensor(), &k, v.as_tensor(), &spec, Some(&rope)).unwrap());
+    let composed =
+        loss(&|| attention_composed(q.as_tensor(), &k, v.as_tensor(), &spec, Some(&rope)).unwrap());
+    assert!(fused.get(&k).is_none(), "constant keys got a gradient");
+    for x in [q.as_tensor(), v.as_tensor()] {
+        let d = max_abs_diff(fused.get(x).unwrap(), composed.get(x).unwrap());
+        assert!(d < 1e-5, "gradient differs by {d}");
     }
 }
