@@ -3,6 +3,12 @@
 //! (a quarter of a full fine-tuning step was kernel time here). Keeping freed memory in the heap
 //! lets the next step reuse it; RSS then stays at the step's high-water mark, which is what a
 //! peak-memory measurement reports anyway.
+//!
+//! One arena for all threads: the training step runs on a pool worker, and a worker's arena
+//! (glibc's per-thread heaps are at most 64 MB each) cannot hold a 100 MB block such as the logits
+//! or an embedding gradient, so glibc maps those anyway, whatever `M_MMAP_MAX` says, and unmaps
+//! them on free. Measured on SmolLM2-135M, full fine-tuning, 4 steps: 1.79M page faults -> 0.77M
+//! (what remains is loading and the first step's first touch) and +2..16% tokens/s.
 
 /// Serve large blocks from the heap and never trim it. Returns false where unsupported.
 pub fn keep_freed_memory() -> bool {
@@ -10,7 +16,8 @@ pub fn keep_freed_memory() -> bool {
     {
         // SAFETY: mallopt only changes allocator parameters; called before threads allocate.
         unsafe {
-            libc::mallopt(libc::M_MMAP_MAX, 0) == 1
+            libc::mallopt(libc::M_ARENA_MAX, 1) == 1
+                && libc::mallopt(libc::M_MMAP_MAX, 0) == 1
                 && libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX) == 1
                 && libc::mallopt(libc::M_TOP_PAD, 256 << 20) == 1
         }

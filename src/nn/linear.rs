@@ -87,9 +87,9 @@ impl Linear {
         match &self.lora {
             None => Ok(y),
             Some(l) => {
-                let h = project(&x, &l.a, None)?;
-                let d = project(&h, &l.b, None)?;
-                super::add::add(&(d * l.scale)?, &y)
+                // Scaling the rank-r activation, not the output: r / out_features of the work.
+                let h = (project(&x, &l.a, None)? * l.scale)?;
+                super::add::add(&project(&h, &l.b, None)?, &y)
             }
         }
     }
