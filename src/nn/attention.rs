@@ -16,6 +16,7 @@ use rayon::prelude::*;
 
 use super::matmul::matmul;
 use super::rope::RotaryTables;
+use super::simd;
 use super::slices::{contiguous_f32, fused_ok, grad_for, with_cpu_f32};
 use super::softmax::causal_softmax;
 
@@ -222,17 +223,10 @@ impl Attention {
     fn softmax_rows(&self, p: &mut [f32], t: usize) {
         for (i, row) in p.chunks_exact_mut(t).enumerate() {
             let lo = self.spec.window.map_or(0, |w| (i + 1).saturating_sub(w));
-            let max = row[lo..=i]
-                .iter()
-                .copied()
-                .fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0f32;
-            for x in &mut row[lo..=i] {
-                *x = (*x - max).exp();
-                sum += *x;
-            }
-            let inv = 1.0 / sum;
-            row[lo..=i].iter_mut().for_each(|x| *x *= inv);
+            let seen = &mut row[lo..=i];
+            let max = seen.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let inv = 1.0 / simd::exp_shifted(seen, max, 1.0);
+            seen.iter_mut().for_each(|x| *x *= inv);
             row[..lo].fill(0.0);
             row[i + 1..].fill(0.0);
         }

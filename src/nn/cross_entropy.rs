@@ -1,9 +1,10 @@
 //! Fused next-token cross-entropy. The composed form (log_softmax, gather, mean, and their
 //! backward) makes a dozen single-threaded passes and vocabulary-sized temporaries over the
 //! logits, the largest activation of a small LM; this op makes two parallel passes forward and
-//! writes the gradient `softmax - onehot` directly in one pass backward.
+//! writes the gradient `softmax - onehot` directly in one pass backward, from the log-sum-exp the
+//! forward kept (one exp per logit each way).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
@@ -32,18 +33,20 @@ pub fn cross_entropy(logits: &Tensor, targets: Vec<Option<u32>>) -> Result<Tenso
         .apply_op1_arc(Arc::new(Box::new(CrossEntropy {
             targets: Arc::new(targets),
             counted,
+            lse: Mutex::new(None),
         })))
 }
 
 struct CrossEntropy {
     targets: Arc<Vec<Option<u32>>>,
     counted: usize,
+    /// Each row's log-sum-exp, written by forward for backward.
+    lse: Mutex<Option<Vec<f32>>>,
 }
 
 fn log_sum_exp(row: &[f32]) -> f32 {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = row.iter().map(|v| (v - max).exp()).sum();
-    max + sum.ln()
+    max + super::simd::sum_exp_shifted(row, max).ln()
 }
 
 impl CustomOp1 for CrossEntropy {
@@ -54,21 +57,29 @@ impl CustomOp1 for CrossEntropy {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = contiguous_f32(s, l, "cross-entropy")?;
         let vocab = l.dims()[1];
-        let total: f64 = x
+        let lse: Vec<f32> = x
             .par_chunks(vocab)
             .zip(self.targets.par_iter())
-            .map(|(row, t)| match t {
-                Some(t) => f64::from(log_sum_exp(row) - row[*t as usize]),
-                None => 0.0,
-            })
+            .map(|(row, t)| t.map_or(0.0, |_| log_sum_exp(row)))
+            .collect();
+        let total: f64 = x
+            .chunks(vocab)
+            .zip(self.targets.iter().zip(&lse))
+            .filter_map(|(row, (t, lse))| t.map(|t| f64::from(lse - row[t as usize])))
             .sum();
         let mean = (total / self.counted as f64) as f32;
+        *self.lse.lock().map_err(|_| poisoned())? = Some(lse);
         Ok((CpuStorage::F32(vec![mean]), Shape::from(())))
     }
 
     fn bwd(&self, logits: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let g = grad.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
+        let lse = self.lse.lock().map_err(|_| poisoned())?.take();
+        let Some(lse) = lse else {
+            bail!("cross-entropy: backward without a forward pass, or twice")
+        };
         let op = CrossEntropyGrad {
+            lse,
             targets: self.targets.clone(),
             scale: g / self.counted as f32,
         };
@@ -77,6 +88,7 @@ impl CustomOp1 for CrossEntropy {
 }
 
 struct CrossEntropyGrad {
+    lse: Vec<f32>,
     targets: Arc<Vec<Option<u32>>>,
     scale: f32,
 }
@@ -92,15 +104,17 @@ impl CustomOp1 for CrossEntropyGrad {
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(vocab)
             .zip(x.par_chunks(vocab))
-            .zip(self.targets.par_iter())
-            .for_each(|((o, row), t)| {
+            .zip(self.targets.par_iter().zip(&self.lse))
+            .for_each(|((o, row), (t, &lse))| {
                 let Some(t) = t else { return };
-                let lse = log_sum_exp(row);
-                for (o, v) in o.iter_mut().zip(row) {
-                    *o = (v - lse).exp() * self.scale;
-                }
+                o.copy_from_slice(row);
+                super::simd::exp_shifted(o, lse, self.scale);
                 o[*t as usize] -= self.scale;
             });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
+}
+
+fn poisoned() -> candle_core::Error {
+    candle_core::Error::Msg("cross-entropy: saved log-sum-exp poisoned".into())
 }

@@ -14,6 +14,7 @@ pub mod matmul;
 pub mod norm;
 pub mod param;
 pub mod rope;
+mod simd;
 pub mod slices;
 pub mod softmax;
 pub mod swiglu;

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use super::Linear;
 use super::counters;
 use super::linear::{input_grad, linear_fwd};
+use super::simd;
 use super::slices::{contiguous_f32, fused_ok, grad_for, with_cpu, with_cpu_f32};
 
 /// Elements per parallel task: large enough that scheduling is noise.
@@ -47,10 +48,6 @@ pub fn swiglu_composed(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
     gate.silu()? * up
 }
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
 struct SwiGlu {
     /// A frozen (out, intermediate) projection applied to the SwiGLU output.
     down: Option<Tensor>,
@@ -74,8 +71,9 @@ impl CustomOp2 for SwiGlu {
         out.par_chunks_mut(CHUNK)
             .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
             .for_each(|(o, (g, u))| {
+                simd::sigmoid(g, o);
                 for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
-                    *o = g * sigmoid(g) * u;
+                    *o *= g * u;
                 }
             });
         let hidden = CpuStorage::F32(out);
@@ -110,8 +108,9 @@ impl CustomOp2 for SwiGlu {
                 .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
                 .zip(d.par_chunks(CHUNK))
                 .for_each(|(((dg, du), (g, u)), d)| {
+                    simd::sigmoid(g, du);
                     for i in 0..g.len() {
-                        let s = sigmoid(g[i]);
+                        let s = du[i];
                         du[i] = d[i] * g[i] * s;
                         dg[i] = d[i] * u[i] * s * (1.0 + g[i] * (1.0 - s));
                     }
