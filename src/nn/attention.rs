@@ -14,6 +14,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
+use super::cpu_gemm::{Mat, product_into as gemm};
 use super::matmul::matmul;
 use super::rope::RotaryTables;
 use super::simd;
@@ -374,72 +375,4 @@ impl CustomOp3 for Attention {
 
 fn poisoned() -> candle_core::Error {
     candle_core::Error::Msg("attention: saved probabilities poisoned".into())
-}
-
-/// A read-only matrix view: element (i, j) is `data[i * rs + j * cs]`.
-#[derive(Clone, Copy)]
-struct Mat<'a> {
-    data: &'a [f32],
-    rs: usize,
-    cs: usize,
-}
-
-impl<'a> Mat<'a> {
-    fn strided(data: &'a [f32], rs: usize, cs: usize) -> Self {
-        Self { data, rs, cs }
-    }
-
-    /// Row-major with `width` columns.
-    fn rows(data: &'a [f32], width: usize) -> Self {
-        Self::strided(data, width, 1)
-    }
-
-    /// The transpose of a row-major matrix with `width` columns.
-    fn cols(data: &'a [f32], width: usize) -> Self {
-        Self::strided(data, 1, width)
-    }
-
-    fn transposed(self) -> Self {
-        Self::strided(self.data, self.cs, self.rs)
-    }
-
-    /// Whether an (r, c) matrix lies inside the data.
-    fn fits(&self, r: usize, c: usize) -> bool {
-        (r - 1) * self.rs + (c - 1) * self.cs < self.data.len()
-    }
-}
-
-/// dst (m, n), row-major, = [dst +] lhs (m, k) rhs (k, n), on this thread: the callers run many
-/// small products in parallel.
-fn gemm(dst: &mut [f32], m: usize, n: usize, k: usize, accumulate: bool, lhs: Mat, rhs: Mat) {
-    assert!(m > 0 && n > 0 && k > 0 && dst.len() >= m * n);
-    assert!(
-        lhs.fits(m, k) && rhs.fits(k, n),
-        "attention: product out of bounds"
-    );
-    // SAFETY: the asserts keep every index the kernel reads or writes inside the slices, and
-    // `dst` is borrowed mutably, so it overlaps neither operand.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.cs as isize,
-            lhs.rs as isize,
-            rhs.data.as_ptr(),
-            rhs.cs as isize,
-            rhs.rs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
 }

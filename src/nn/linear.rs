@@ -15,9 +15,12 @@ use candle_core::{
     CpuStorage, CudaStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, bail,
 };
 
+use rayon::prelude::*;
+
 use super::counters;
+use super::cpu_gemm::{Mat, product};
 use super::param::Param;
-use super::slices::{with_cpu, with_cuda};
+use super::slices::{contiguous_f32, fused_ok, portable_forced, with_cpu, with_cpu_f32, with_cuda};
 
 #[derive(Clone, Debug)]
 pub struct Linear {
@@ -131,6 +134,50 @@ pub(crate) fn linear_fwd<S: BackendStorage>(
     wl: &Layout,
     bias: Option<(&S, &Layout)>,
 ) -> Result<(S, Shape)> {
+    let (m, n, k, shape) = linear_dims(xl, wl)?;
+    let lhs = Layout::contiguous_with_offset((m, k), xl.start_offset());
+    let rhs_t = Layout::new(Shape::from((k, n)), vec![1, k], wl.start_offset());
+    let mut y = x.matmul(w, (1, m, n, k), &lhs, &rhs_t)?;
+    if let Some((b, bl)) = bias {
+        let bl = bl.broadcast_as((m, n))?;
+        y = y.binary_impl::<Add>(b, &Layout::contiguous((m, n)), &bl)?;
+    }
+    Ok((y, shape))
+}
+
+/// The CPU form of [`linear_fwd`] for f32: the product writes its output without candle's
+/// zero-fill (see `cpu_gemm`), and the bias is added in the same parallel pass over rows.
+pub(crate) fn linear_fwd_cpu(
+    x: &CpuStorage,
+    xl: &Layout,
+    w: &CpuStorage,
+    wl: &Layout,
+    bias: Option<(&CpuStorage, &Layout)>,
+) -> Result<(CpuStorage, Shape)> {
+    let f32s = [Some(x), Some(w), bias.map(|b| b.0)]
+        .into_iter()
+        .flatten()
+        .all(|s| matches!(s, CpuStorage::F32(_)));
+    if !f32s || portable_forced() {
+        return linear_fwd(x, xl, w, wl, bias);
+    }
+    let (m, n, k, shape) = linear_dims(xl, wl)?;
+    let xs = contiguous_f32(x, xl, "linear input")?;
+    let ws = contiguous_f32(w, wl, "linear weight")?;
+    let mut y = product(m, n, k, Mat::rows(xs, k), Mat::cols(ws, k));
+    if let Some((b, bl)) = bias {
+        let b = contiguous_f32(b, bl, "linear bias")?;
+        if b.len() != n {
+            bail!("linear: bias of {} for {n} outputs", b.len())
+        }
+        y.par_chunks_mut(n)
+            .for_each(|row| row.iter_mut().zip(b).for_each(|(y, b)| *y += b));
+    }
+    Ok((CpuStorage::F32(y), shape))
+}
+
+/// (m, n, k, output shape) of `x @ w^T`, checked.
+fn linear_dims(xl: &Layout, wl: &Layout) -> Result<(usize, usize, usize, Shape)> {
     let dims = xl.dims();
     let Some(&k) = dims.last() else {
         bail!("linear: input must have at least one dimension")
@@ -143,16 +190,9 @@ pub(crate) fn linear_fwd<S: BackendStorage>(
         bail!("linear: input and weight must be contiguous")
     }
     let m = xl.shape().elem_count() / k;
-    let lhs = Layout::contiguous_with_offset((m, k), xl.start_offset());
-    let rhs_t = Layout::new(Shape::from((k, n)), vec![1, k], wl.start_offset());
-    let mut y = x.matmul(w, (1, m, n, k), &lhs, &rhs_t)?;
-    if let Some((b, bl)) = bias {
-        let bl = bl.broadcast_as((m, n))?;
-        y = y.binary_impl::<Add>(b, &Layout::contiguous((m, n)), &bl)?;
-    }
     let mut out = dims[..dims.len() - 1].to_vec();
     out.push(n);
-    Ok((y, Shape::from(out)))
+    Ok((m, n, k, Shape::from(out)))
 }
 
 /// dX = dY @ W, with dY reshaped to 2-D.
@@ -160,9 +200,34 @@ pub(crate) fn input_grad(x: &Tensor, w: &Tensor, grad: &Tensor) -> Result<Tensor
     counters::count_input_grad();
     let n = grad.dim(candle_core::D::Minus1)?;
     let m = grad.elem_count() / n;
+    if fused_ok(grad) && fused_ok(w) {
+        let k = w.dim(1)?;
+        let dx = with_cpu_f32(&[&grad.contiguous()?, w], "linear backward", |t| {
+            Ok(product(m, k, n, Mat::rows(t[0], n), Mat::rows(t[1], k)))
+        })?;
+        return Tensor::from_vec(dx, x.shape(), x.device());
+    }
     grad.reshape((m, n))?
         .matmul(&w.detach())?
         .reshape(x.shape())
+}
+
+/// dW = dY^T @ X, with dY and X reshaped to 2-D.
+fn weight_grad(x: &Tensor, w: &Tensor, grad: &Tensor) -> Result<Tensor> {
+    counters::count_weight_grad();
+    let (n, k) = w.dims2()?;
+    let m = grad.elem_count() / n;
+    if fused_ok(grad) && fused_ok(x) {
+        let dw = with_cpu_f32(
+            &[&grad.contiguous()?, &x.contiguous()?],
+            "linear backward",
+            |t| Ok(product(n, k, m, Mat::cols(t[0], n), Mat::rows(t[1], k))),
+        )?;
+        return Tensor::from_vec(dw, (n, k), w.device());
+    }
+    grad.reshape((m, n))?
+        .t()?
+        .matmul(&x.detach().reshape((m, k))?)
 }
 
 struct FrozenMatmul {
@@ -177,8 +242,8 @@ impl CustomOp1 for FrozenMatmul {
 
     fn cpu_fwd(&self, x: &CpuStorage, xl: &Layout) -> Result<(CpuStorage, Shape)> {
         with_cpu(&self.weight, |w, wl| match &self.bias {
-            Some(b) => with_cpu(b, |b, bl| linear_fwd(x, xl, w, wl, Some((b, bl)))),
-            None => linear_fwd(x, xl, w, wl, None),
+            Some(b) => with_cpu(b, |b, bl| linear_fwd_cpu(x, xl, w, wl, Some((b, bl)))),
+            None => linear_fwd_cpu(x, xl, w, wl, None),
         })
     }
 
@@ -211,8 +276,8 @@ impl CustomOp2 for TrainableMatmul {
         wl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         match &self.bias {
-            Some(b) => with_cpu(b, |b, bl| linear_fwd(x, xl, w, wl, Some((b, bl)))),
-            None => linear_fwd(x, xl, w, wl, None),
+            Some(b) => with_cpu(b, |b, bl| linear_fwd_cpu(x, xl, w, wl, Some((b, bl)))),
+            None => linear_fwd_cpu(x, xl, w, wl, None),
         }
     }
 
@@ -242,13 +307,6 @@ impl CustomOp2 for TrainableMatmul {
         } else {
             None
         };
-        counters::count_weight_grad();
-        let (n, k) = w.dims2()?;
-        let m = grad.elem_count() / n;
-        let dw = grad
-            .reshape((m, n))?
-            .t()?
-            .matmul(&x.detach().reshape((m, k))?)?;
-        Ok((dx, Some(dw)))
+        Ok((dx, Some(weight_grad(x, w, grad)?)))
     }
 }

@@ -8,6 +8,7 @@
 pub mod add;
 pub mod attention;
 pub mod counters;
+mod cpu_gemm;
 pub mod cross_entropy;
 pub mod linear;
 pub mod matmul;

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::Linear;
 use super::counters;
-use super::linear::{input_grad, linear_fwd};
+use super::linear::{input_grad, linear_fwd_cpu};
 use super::simd;
 use super::slices::{contiguous_f32, fused_ok, grad_for, with_cpu, with_cpu_f32};
 
@@ -82,7 +82,7 @@ impl CustomOp2 for SwiGlu {
             Some(w) => {
                 counters::count_fused_projection();
                 let hl = Layout::contiguous(gl.shape());
-                with_cpu(w, |w, wl| linear_fwd(&hidden, &hl, w, wl, None))
+                with_cpu(w, |w, wl| linear_fwd_cpu(&hidden, &hl, w, wl, None))
             }
         }
     }
