@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use candle_core::{Device, Tensor};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::config::device::DeviceSpec;
@@ -21,6 +22,7 @@ use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::median;
 use crate::measure::{self, RSS_METHOD, alloc, rss};
 use crate::models::{ModelSpec, ParamPlan};
+use crate::nn::cpu_gemm::{Mat, product, product_into};
 use crate::results::BenchRow;
 use crate::strategy::Strategy;
 use crate::train::{Accounting, build_for_strategy, train};
@@ -85,8 +87,9 @@ pub struct BenchMedian {
 pub const EVAL: &str = "eval";
 
 /// What the matrix products of a full fine-tuning step allow on this host: every linear (the
-/// lm_head included) and both attention products, forward, dX and dW (3x the forward), timed as
-/// candle's matmul of those shapes alone on random data, with the same threads.
+/// lm_head included) and both attention products, forward, dX and dW (3x the forward), timed
+/// alone on random data, with the same threads and the same kernels as a step runs them: the
+/// linears as one product on all threads, the attention products one (batch, head) per thread.
 #[derive(Clone, Copy, Debug)]
 pub struct ProductsBound {
     pub step_gflop: f64,
@@ -149,18 +152,40 @@ pub fn products_bound(model: &ModelSpec, b: &BenchSettings) -> Result<ProductsBo
         Ok(median(&v).unwrap_or(f64::NAN))
     };
     let (mut flop, mut seconds) = (0f64, 0f64);
+    let random = |n: usize| Tensor::randn(0f32, 1.0, n, &dev)?.to_vec1::<f32>();
     for (&(out, inp), &count) in &linears {
-        let x = Tensor::randn(0f32, 1.0, (rows, inp), &dev)?;
-        let w = Tensor::randn(0f32, 1.0, (out, inp), &dev)?;
-        seconds += count as f64 * time(&|| Ok(x.matmul(&w.t()?)?))?;
+        let (x, w) = (random(rows * inp)?, random(out * inp)?);
+        seconds += count as f64
+            * time(&|| {
+                let y = product(rows, out, inp, Mat::rows(&x, inp), Mat::cols(&w, inp));
+                Ok(Tensor::from_vec(y, (rows, out), &dev)?)
+            })?;
         flop += count as f64 * 2.0 * (rows * inp * out) as f64;
     }
+    // Per (batch, head): scores = q k^T (t x hd x t), then probs v (t x t x hd).
     let n = b.batch_size * heads;
-    let q = Tensor::randn(0f32, 1.0, (n, t, hd), &dev)?;
-    let kt = Tensor::randn(0f32, 1.0, (n, hd, t), &dev)?;
-    let p = Tensor::randn(0f32, 1.0, (n, t, t), &dev)?;
-    seconds += layers as f64 * time(&|| Ok(q.matmul(&kt)?))?;
-    seconds += layers as f64 * time(&|| Ok(p.matmul(&q)?))?;
+    let (q, k, p) = (random(n * t * hd)?, random(n * t * hd)?, random(n * t * t)?);
+    seconds += layers as f64
+        * time(&|| {
+            let mut out = vec![0f32; n * (t * t + t * hd)];
+            out.par_chunks_mut(t * t + t * hd)
+                .enumerate()
+                .for_each(|(i, o)| {
+                    let (s, y) = o.split_at_mut(t * t);
+                    let (qi, ki) = (&q[i * t * hd..], &k[i * t * hd..]);
+                    product_into(s, t, t, hd, false, Mat::rows(qi, hd), Mat::cols(ki, hd));
+                    product_into(
+                        y,
+                        t,
+                        hd,
+                        t,
+                        false,
+                        Mat::rows(&p[i * t * t..], t),
+                        Mat::rows(ki, hd),
+                    );
+                });
+            Ok(Tensor::from_vec(out, n * (t * t + t * hd), &dev)?)
+        })?;
     flop += layers as f64 * 2.0 * 2.0 * (n * t * t * hd) as f64;
     Ok(ProductsBound {
         step_gflop: 3.0 * flop / 1e9,

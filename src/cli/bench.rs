@@ -165,7 +165,7 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
     ) {
         let achieved = bound.achieved_gflops(tokens, full.tokens_per_s);
         println!(
-            "full fine-tuning: {:.1} GFLOP of matrix products per step; {:.1} tokens/s = {achieved:.1} GFLOP/s = {:.0}% of the products-only rate {:.1} GFLOP/s (candle's matmul of this step's product shapes alone, {n_threads} threads), i.e. at most {:.1} tokens/s",
+            "full fine-tuning: {:.1} GFLOP of matrix products per step; {:.1} tokens/s = {achieved:.1} GFLOP/s = {:.0}% of the products-only rate {:.1} GFLOP/s (this step's product shapes alone, ablate's kernels, {n_threads} threads), i.e. at most {:.1} tokens/s",
             bound.step_gflop,
             full.tokens_per_s,
             100.0 * achieved / bound.rate_gflops,

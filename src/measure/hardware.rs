@@ -21,15 +21,17 @@ fn proc_field(file: &str, key: &str) -> Option<String> {
     Some(line.split_once(':')?.1.trim().to_string())
 }
 
-/// Which library computes candle's CPU matrix products in this build.
+/// Which libraries compute the CPU matrix products in this build: the linears' (ablate's own
+/// calls, `nn::cpu_gemm`), the attention heads' and the rest of candle's.
 fn gemm_backend() -> String {
-    let library = if cfg!(feature = "mkl") {
-        "Intel MKL sgemm, static, OpenMP threads".to_string()
+    let gemm = format!("gemm crate, f32, {} kernels", gemm_kernels());
+    let linears = if cfg!(feature = "mkl") {
+        "Intel MKL sgemm, static, OpenMP threads"
     } else {
-        format!("gemm crate, f32, {} kernels", gemm_kernels())
+        &gemm
     };
     format!(
-        "candle-core {} CPU backend ({library})",
+        "candle-core {} CPU backend; linears: {linears}; attention heads: {gemm}",
         env!("ABLATE_CANDLE_VERSION")
     )
 }

@@ -8,7 +8,7 @@
 pub mod add;
 pub mod attention;
 pub mod counters;
-mod cpu_gemm;
+pub(crate) mod cpu_gemm;
 pub mod cross_entropy;
 pub mod linear;
 pub mod matmul;
