@@ -15,12 +15,16 @@ pub fn keep_freed_memory() -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: mallopt only changes allocator parameters; called before threads allocate.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 1) == 1
-                && libc::mallopt(libc::M_MMAP_MAX, 0) == 1
-                && libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX) == 1
-                && libc::mallopt(libc::M_TOP_PAD, 256 << 20) == 1
-        }
+        // Each setting applies on its own, whether or not another is refused.
+        let applied = unsafe {
+            [
+                libc::mallopt(libc::M_ARENA_MAX, 1),
+                libc::mallopt(libc::M_MMAP_MAX, 0),
+                libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX),
+                libc::mallopt(libc::M_TOP_PAD, 256 << 20),
+            ]
+        };
+        applied.iter().all(|&ok| ok == 1)
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     {

@@ -35,7 +35,8 @@ pub struct AttentionSpec {
 }
 
 /// Attention of q (batch, seq, heads * head_dim) over k and v (batch, seq, kv_heads *
-/// head_dim), RoPE first where given; returns (batch, seq, heads * head_dim).
+/// head_dim), RoPE first where given; returns (batch, seq, heads * head_dim). On the CPU the
+/// graph can be differentiated once: backward takes the saved probabilities.
 pub fn attention(
     q: &Tensor,
     k: &Tensor,
@@ -86,10 +87,16 @@ fn check(q: &Tensor, k: &Tensor, v: &Tensor, s: &AttentionSpec) -> Result<()> {
             s.kv_heads
         )
     }
+    if s.head_dim == 0 {
+        bail!("attention: heads of 0 dims")
+    }
     if s.window == Some(0) {
         bail!("attention: a local window of 0 lets a query see no key")
     }
     let (b, t, qw) = q.dims3()?;
+    if b == 0 || t == 0 {
+        bail!("attention: empty batch or sequence ({b} x {t})")
+    }
     if qw != s.heads * s.head_dim {
         bail!(
             "attention: q has width {qw}, expected {} heads x {}",

@@ -32,9 +32,13 @@ impl<'a> Mat<'a> {
         Self::strided(self.data, self.cs, self.rs)
     }
 
-    /// Whether an (r, c) matrix lies inside the data.
+    /// Whether an (r, c) matrix, r and c > 0, lies inside the data.
     fn fits(&self, r: usize, c: usize) -> bool {
-        r > 0 && c > 0 && (r - 1) * self.rs + (c - 1) * self.cs < self.data.len()
+        let last = (r - 1)
+            .checked_mul(self.rs)
+            .zip((c - 1).checked_mul(self.cs))
+            .and_then(|(a, b)| a.checked_add(b));
+        last.is_some_and(|i| i < self.data.len())
     }
 }
 
@@ -49,7 +53,19 @@ enum Threads {
 
 /// lhs (m, k) rhs (k, n) into a new row-major (m, n) buffer, on all threads.
 pub(crate) fn product(m: usize, n: usize, k: usize, lhs: Mat, rhs: Mat) -> Vec<f32> {
-    let mut dst = Vec::with_capacity(m * n);
+    let len = m.checked_mul(n).expect("product: output size overflows");
+    if m == 0 || n == 0 || k == 0 {
+        return vec![0.0; len];
+    }
+    if m == 1 || n == 1 {
+        // gemm's vector kernels view the whole output as a slice: give them an initialised one.
+        let mut dst = vec![0.0; len];
+        check(dst.len(), m, n, k, lhs, rhs);
+        // SAFETY: as below, on an initialised buffer.
+        unsafe { run(dst.as_mut_ptr(), m, n, k, false, lhs, rhs, Threads::All) };
+        return dst;
+    }
+    let mut dst = Vec::with_capacity(len);
     check(dst.capacity(), m, n, k, lhs, rhs);
     // SAFETY: `check` keeps every read inside the operands and every write inside the capacity;
     // the kernels write all m * n elements without reading them (beta = 0 / read_dst = false),
@@ -89,7 +105,11 @@ pub(crate) fn product_into(
 }
 
 fn check(dst_len: usize, m: usize, n: usize, k: usize, lhs: Mat, rhs: Mat) {
-    assert!(dst_len >= m * n, "product: output too small");
+    assert!(m > 0 && n > 0 && k > 0, "product: empty dimension");
+    assert!(
+        m.checked_mul(n).is_some_and(|len| dst_len >= len),
+        "product: output too small"
+    );
     assert!(
         lhs.fits(m, k) && rhs.fits(k, n),
         "product: operand out of bounds"
@@ -215,5 +235,68 @@ mod mkl {
                 dim(n),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(n: usize, seed: u32) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                ((i as u32).wrapping_mul(2654435761).wrapping_add(seed) % 1000) as f32 / 500.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn naive(m: usize, n: usize, k: usize, a: Mat, b: Mat) -> Vec<f64> {
+        let at = |x: Mat, i: usize, j: usize| f64::from(x.data[i * x.rs + j * x.cs]);
+        (0..m * n)
+            .map(|o| (0..k).map(|p| at(a, o / n, p) * at(b, p, o % n)).sum())
+            .collect()
+    }
+
+    fn assert_close(got: &[f32], want: &[f64], what: &str) {
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(want) {
+            assert!(
+                (f64::from(*g) - w).abs() < 1e-4 * (1.0 + w.abs()),
+                "{what}: {g} vs {w}"
+            );
+        }
+    }
+
+    /// Both entry points against an f64 product: vector shapes, several depth blocks (k > 512),
+    /// row-major and transposed operands, an output full of NaN that must not leak into the
+    /// result, and accumulation.
+    #[test]
+    fn products_match_a_naive_product() {
+        for (m, n, k) in [
+            (1, 64, 700),
+            (70, 600, 70),
+            (9, 9, 2),
+            (300, 5, 513),
+            (64, 1, 33),
+        ] {
+            let (a, b) = (data(m * k, 1), data(k * n, 2));
+            for (la, lb) in [
+                (Mat::rows(&a, k), Mat::rows(&b, n)),
+                (Mat::cols(&a, m), Mat::cols(&b, k)),
+            ] {
+                let want = naive(m, n, k, la, lb);
+                assert_close(&product(m, n, k, la, lb), &want, "product");
+                let mut dst = vec![f32::NAN; m * n];
+                product_into(&mut dst, m, n, k, false, la, lb);
+                assert_close(&dst, &want, "product_into");
+                product_into(&mut dst, m, n, k, true, la, lb);
+                let twice: Vec<f64> = want.iter().map(|w| 2.0 * w).collect();
+                assert_close(&dst, &twice, "accumulate");
+            }
+        }
+        assert_eq!(
+            product(2, 3, 0, Mat::rows(&[], 0), Mat::rows(&[], 3)),
+            vec![0.0; 6]
+        );
     }
 }

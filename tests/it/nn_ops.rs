@@ -282,6 +282,38 @@ fn attention_fused_equals_composed() {
     }
 }
 
+/// Constant queries (only k and v train), over 40 positions and 32-dim heads: the fused op
+/// returns no gradient for q and the composed chain's for k and v.
+#[test]
+fn attention_gives_no_gradient_to_constant_queries() {
+    let spec = AttentionSpec {
+        heads: 4,
+        kv_heads: 2,
+        head_dim: 32,
+        scale: 1.0 / 32f64.sqrt(),
+        window: Some(17),
+    };
+    let rope = RotaryTables::new(32, 64, 10_000.0, &Device::Cpu).unwrap();
+    let q = randn(&[2, 40, 128], 41);
+    let (k, v) = (
+        Var::from_tensor(&randn(&[2, 40, 64], 42)).unwrap(),
+        Var::from_tensor(&randn(&[2, 40, 64], 43)).unwrap(),
+    );
+    let grads = |f: &dyn Fn() -> Tensor| {
+        let r = randn(&[2, 40, 128], 44);
+        (f() * r).unwrap().sum_all().unwrap().backward().unwrap()
+    };
+    let fused = grads(&|| attention(&q, k.as_tensor(), v.as_tensor(), &spec, Some(&rope)).unwrap());
+    let composed = grads(&|| {
+        attention_composed(&q, k.as_tensor(), v.as_tensor(), &spec, Some(&rope)).unwrap()
+    });
+    assert!(fused.get(&q).is_none(), "constant queries got a gradient");
+    for x in [k.as_tensor(), v.as_tensor()] {
+        let d = max_abs_diff(fused.get(x).unwrap(), composed.get(x).unwrap());
+        assert!(d < 1e-4, "gradient differs by {d}");
+    }
+}
+
 /// With LoRA on q and v only, the keys are constants: the fused op returns no gradient for them
 /// and the same gradients for q and v as the composed chain.
 #[test]
