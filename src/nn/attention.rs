@@ -44,39 +44,38 @@ pub fn attention(
     spec: &AttentionSpec,
     rope: Option<&RotaryTables>,
 ) -> Result<Tensor> {
-    check(q, k, v, spec)?;
-    if fused_ok(q) && fused_ok(k) && fused_ok(v) {
-        let t = q.dim(1)?;
-        let tables = match rope {
-            Some(r) => {
-                if r.half_dim()? * 2 != spec.head_dim {
-                    bail!(
-                        "attention: RoPE tables rotate {} dims, heads have {}",
-                        r.half_dim()? * 2,
-                        spec.head_dim
-                    )
-                }
-                let (cos, sin) = r.tables(t)?;
-                Some((
-                    cos.flatten_all()?.to_vec1::<f32>()?,
-                    sin.flatten_all()?.to_vec1::<f32>()?,
-                ))
-            }
-            None => None,
-        };
-        let keep = q.track_op() || k.track_op() || v.track_op();
-        super::counters::count_fused_attention();
-        let op = Attention {
-            spec: *spec,
-            rope: tables,
-            keep,
-            probs: Mutex::new(None),
-        };
-        q.contiguous()?
-            .apply_op3(&k.contiguous()?, &v.contiguous()?, op)
-    } else {
-        attention_composed(q, k, v, spec, rope)
+    if !(fused_ok(q) && fused_ok(k) && fused_ok(v)) {
+        return attention_composed(q, k, v, spec, rope);
     }
+    check(q, k, v, spec)?;
+    let t = q.dim(1)?;
+    let tables = match rope {
+        Some(r) => {
+            if r.half_dim()? * 2 != spec.head_dim {
+                bail!(
+                    "attention: RoPE tables rotate {} dims, heads have {}",
+                    r.half_dim()? * 2,
+                    spec.head_dim
+                )
+            }
+            let (cos, sin) = r.tables(t)?;
+            Some((
+                cos.flatten_all()?.to_vec1::<f32>()?,
+                sin.flatten_all()?.to_vec1::<f32>()?,
+            ))
+        }
+        None => None,
+    };
+    let keep = q.track_op() || k.track_op() || v.track_op();
+    super::counters::count_fused_attention();
+    let op = Attention {
+        spec: *spec,
+        rope: tables,
+        keep,
+        probs: Mutex::new(None),
+    };
+    q.contiguous()?
+        .apply_op3(&k.contiguous()?, &v.contiguous()?, op)
 }
 
 fn check(q: &Tensor, k: &Tensor, v: &Tensor, s: &AttentionSpec) -> Result<()> {
@@ -242,8 +241,7 @@ impl Attention {
 }
 
 /// Copy (b, n, t, d) blocks into the (b, t, n * d) layout.
-fn interleave_heads(blocks: &[f32], n: usize, dm: Dims) -> Vec<f32> {
-    let (t, d) = (dm.t, dm.d);
+fn interleave_heads(blocks: &[f32], n: usize, t: usize, d: usize) -> Vec<f32> {
     let mut out = vec![0f32; blocks.len()];
     out.par_chunks_mut(n * d).enumerate().for_each(|(row, o)| {
         let (bi, i) = (row / t, row % t);
@@ -274,27 +272,35 @@ impl CustomOp3 for Attention {
         let dm = self.dims(ql)?;
         let Dims { t, d, nq, nkv, .. } = dm;
         let scale = self.spec.scale as f32;
+        let n_rep = dm.n_rep();
         let mut probs = vec![0f32; dm.b * nq * t * t];
         let mut blocks = vec![0f32; q.len()];
+        // One task per (batch, kv head), as in backward: its key head is rotated once for the
+        // query heads that share it.
         probs
-            .par_chunks_mut(t * t)
-            .zip(blocks.par_chunks_mut(t * d))
+            .par_chunks_mut(n_rep * t * t)
+            .zip(blocks.par_chunks_mut(n_rep * t * d))
             .enumerate()
-            .for_each(|(bh, (p, y))| {
-                let (bi, h) = (bh / nq, bh % nq);
-                let g = h / dm.n_rep();
-                let qh = self.head(q, nq, bi, h, dm, scale);
+            .for_each(|(bg, (p, y))| {
+                let (bi, g) = (bg / nkv, bg % nkv);
                 let kh = self.head(k, nkv, bi, g, dm, 1.0);
-                // S = Qh Kh^T, then P = softmax(S) in place, then Yh = P Vh.
-                gemm(p, t, t, d, false, Mat::rows(&qh, d), Mat::cols(&kh, d));
-                self.softmax_rows(p, t);
                 let vh = Mat::strided(&v[(bi * t) * nkv * d + g * d..], nkv * d, 1);
-                gemm(y, t, d, t, false, Mat::rows(p, t), vh);
+                for (r, (p, y)) in p
+                    .chunks_exact_mut(t * t)
+                    .zip(y.chunks_exact_mut(t * d))
+                    .enumerate()
+                {
+                    let qh = self.head(q, nq, bi, g * n_rep + r, dm, scale);
+                    // S = Qh Kh^T, then P = softmax(S) in place, then Yh = P Vh.
+                    gemm(p, t, t, d, false, Mat::rows(&qh, d), Mat::cols(&kh, d));
+                    self.softmax_rows(p, t);
+                    gemm(y, t, d, t, false, Mat::rows(p, t), vh);
+                }
             });
         if self.keep {
             *self.probs.lock().map_err(|_| poisoned())? = Some(probs);
         }
-        let out = interleave_heads(&blocks, nq, dm);
+        let out = interleave_heads(&blocks, nq, t, d);
         Ok((CpuStorage::F32(out), ql.shape().clone()))
     }
 
@@ -368,11 +374,10 @@ impl CustomOp3 for Attention {
                         self.rotate(dk, d, true);
                     }
                 });
-            let heads_kv = Dims { nq: nkv, ..dm };
             Ok((
-                interleave_heads(&dq, nq, dm),
-                interleave_heads(&dk, nkv, heads_kv),
-                interleave_heads(&dv, nkv, heads_kv),
+                interleave_heads(&dq, nq, t, d),
+                interleave_heads(&dk, nkv, t, d),
+                interleave_heads(&dv, nkv, t, d),
             ))
         })?;
         debug_assert_eq!(b * t * nq * d, dq.len());

@@ -57,22 +57,20 @@ pub(crate) fn product(m: usize, n: usize, k: usize, lhs: Mat, rhs: Mat) -> Vec<f
     if m == 0 || n == 0 || k == 0 {
         return vec![0.0; len];
     }
-    if m == 1 || n == 1 {
-        // gemm's vector kernels view the whole output as a slice: give them an initialised one.
-        let mut dst = vec![0.0; len];
-        check(dst.len(), m, n, k, lhs, rhs);
-        // SAFETY: as below, on an initialised buffer.
-        unsafe { run(dst.as_mut_ptr(), m, n, k, false, lhs, rhs, Threads::All) };
-        return dst;
-    }
-    let mut dst = Vec::with_capacity(len);
+    // gemm's vector kernels (one row or column) view the whole output as a slice: give them an
+    // initialised one; everything else writes into bare capacity.
+    let mut dst = if m == 1 || n == 1 {
+        vec![0.0; len]
+    } else {
+        Vec::with_capacity(len)
+    };
     check(dst.capacity(), m, n, k, lhs, rhs);
     // SAFETY: `check` keeps every read inside the operands and every write inside the capacity;
     // the kernels write all m * n elements without reading them (beta = 0 / read_dst = false),
     // so the buffer is initialised when its length is set.
     unsafe {
         run(dst.as_mut_ptr(), m, n, k, false, lhs, rhs, Threads::All);
-        dst.set_len(m * n);
+        dst.set_len(len);
     }
     dst
 }

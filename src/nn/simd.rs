@@ -56,7 +56,8 @@ pub(crate) fn sigmoid(x: &[f32], out: &mut [f32]) {
 mod tests {
     use super::*;
 
-    /// 8-lane bodies and scalar tails agree with libm to 2e-7 relative, -inf gives 0.
+    /// 8-lane bodies and scalar tails agree with libm to 5e-7 relative (measured 1.7e-7 here;
+    /// the bound leaves room for another target's SIMD path), -inf gives 0.
     #[test]
     fn vector_exp_matches_libm() {
         let x: Vec<f32> = (0..1003).map(|i| -80.0 + i as f32 * 0.16).collect();
@@ -68,7 +69,7 @@ mod tests {
             let want = f64::from(x - 1.5).exp();
             want_sum += want;
             let rel = ((f64::from(*y) - 2.0 * want) / (2.0 * want)).abs();
-            assert!(rel < 2e-7, "exp({x} - 1.5): relative error {rel}");
+            assert!(rel < 5e-7, "exp({x} - 1.5): relative error {rel}");
         }
         assert!(((f64::from(sum) - want_sum) / want_sum).abs() < 1e-6);
         let s = sum_exp_shifted(&x, 1.5);

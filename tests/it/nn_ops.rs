@@ -282,65 +282,57 @@ fn attention_fused_equals_composed() {
     }
 }
 
-/// Constant queries (only k and v train), over 40 positions and 32-dim heads: the fused op
-/// returns no gradient for q and the composed chain's for k and v.
+/// One input constant, the others trained: the fused op returns no gradient for the constant
+/// and the composed chain's for the rest. Constant keys are LoRA on q and v; constant queries
+/// run over 40 positions with 32-dim heads and a local window (several gemm blocks per head).
 #[test]
-fn attention_gives_no_gradient_to_constant_queries() {
-    let spec = AttentionSpec {
+fn attention_gives_no_gradient_to_a_constant_input() {
+    let gqa = |head_dim: usize, scale: f64, window| AttentionSpec {
         heads: 4,
         kv_heads: 2,
-        head_dim: 32,
-        scale: 1.0 / 32f64.sqrt(),
-        window: Some(17),
+        head_dim,
+        scale,
+        window,
     };
-    let rope = RotaryTables::new(32, 64, 10_000.0, &Device::Cpu).unwrap();
-    let q = randn(&[2, 40, 128], 41);
-    let (k, v) = (
-        Var::from_tensor(&randn(&[2, 40, 64], 42)).unwrap(),
-        Var::from_tensor(&randn(&[2, 40, 64], 43)).unwrap(),
-    );
-    let grads = |f: &dyn Fn() -> Tensor| {
-        let r = randn(&[2, 40, 128], 44);
-        (f() * r).unwrap().sum_all().unwrap().backward().unwrap()
-    };
-    let fused = grads(&|| attention(&q, k.as_tensor(), v.as_tensor(), &spec, Some(&rope)).unwrap());
-    let composed = grads(&|| {
-        attention_composed(&q, k.as_tensor(), v.as_tensor(), &spec, Some(&rope)).unwrap()
-    });
-    assert!(fused.get(&q).is_none(), "constant queries got a gradient");
-    for x in [k.as_tensor(), v.as_tensor()] {
-        let d = max_abs_diff(fused.get(x).unwrap(), composed.get(x).unwrap());
-        assert!(d < 1e-4, "gradient differs by {d}");
-    }
-}
-
-/// With LoRA on q and v only, the keys are constants: the fused op returns no gradient for them
-/// and the same gradients for q and v as the composed chain.
-#[test]
-fn attention_gives_no_gradient_to_constant_keys() {
-    let spec = AttentionSpec {
-        heads: 4,
-        kv_heads: 2,
-        head_dim: 4,
-        scale: 0.5,
-        window: None,
-    };
-    let rope = RotaryTables::new(4, 16, 10_000.0, &Device::Cpu).unwrap();
-    let k = randn(&[1, 5, 8], 31);
-    let (q, v) = (
-        Var::from_tensor(&randn(&[1, 5, 16], 32)).unwrap(),
-        Var::from_tensor(&randn(&[1, 5, 8], 33)).unwrap(),
-    );
-    let loss = |f: &dyn Fn() -> Tensor| {
-        let r = randn(&[1, 5, 16], 34);
-        (f() * r).unwrap().sum_all().unwrap().backward().unwrap()
-    };
-    let fused = loss(&|| attention(q.as_tensor(), &k, v.as_tensor(), &spec, Some(&rope)).unwrap());
-    let composed =
-        loss(&|| attention_composed(q.as_tensor(), &k, v.as_tensor(), &spec, Some(&rope)).unwrap());
-    assert!(fused.get(&k).is_none(), "constant keys got a gradient");
-    for x in [q.as_tensor(), v.as_tensor()] {
-        let d = max_abs_diff(fused.get(x).unwrap(), composed.get(x).unwrap());
-        assert!(d < 1e-5, "gradient differs by {d}");
+    let cases = [
+        ("keys", 1, gqa(4, 0.5, None), 5, 1e-5),
+        (
+            "queries",
+            0,
+            gqa(32, 1.0 / 32f64.sqrt(), Some(17)),
+            40,
+            1e-4,
+        ),
+    ];
+    for (name, constant, spec, t, tol) in cases {
+        let d = spec.head_dim;
+        let rope = RotaryTables::new(d, 64, 10_000.0, &Device::Cpu).unwrap();
+        let widths = [4 * d, 2 * d, 2 * d];
+        let inputs: Vec<Tensor> = (0..3)
+            .map(|i| randn(&[2, t, widths[i]], 31 + i as u64))
+            .collect();
+        let vars: Vec<Option<Var>> = (0..3)
+            .map(|i| (i != constant).then(|| Var::from_tensor(&inputs[i]).unwrap()))
+            .collect();
+        let x: Vec<&Tensor> = (0..3)
+            .map(|i| vars[i].as_ref().map_or(&inputs[i], |v| v.as_tensor()))
+            .collect();
+        let grads = |f: &dyn Fn() -> Tensor| {
+            let r = randn(&[2, t, 4 * d], 34);
+            (f() * r).unwrap().sum_all().unwrap().backward().unwrap()
+        };
+        let fused = grads(&|| attention(x[0], x[1], x[2], &spec, Some(&rope)).unwrap());
+        let composed = grads(&|| attention_composed(x[0], x[1], x[2], &spec, Some(&rope)).unwrap());
+        assert!(
+            fused.get(x[constant]).is_none(),
+            "constant {name} got a gradient"
+        );
+        for v in vars.iter().flatten() {
+            let diff = max_abs_diff(
+                fused.get(v.as_tensor()).unwrap(),
+                composed.get(v.as_tensor()).unwrap(),
+            );
+            assert!(diff < tol, "{name} constant: gradient differs by {diff}");
+        }
     }
 }
