@@ -7,6 +7,7 @@
 static GLOBAL: ablate::measure::alloc::CountingAlloc = ablate::measure::alloc::CountingAlloc;
 
 mod architecture;
+mod backprop;
 mod bad_input;
 mod common;
 mod data;

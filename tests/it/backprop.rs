@@ -1,0 +1,73 @@
+//! The vendored candle-core's backward pass (vendor/README.md): a gradient's first contribution
+//! is stored as it is, later ones are added, and views are made contiguous as upstream's sums
+//! were.
+
+use candle_core::{CpuStorage, CustomOp1, Device, Layout, Result, Shape, Tensor, Var};
+
+/// Identity whose backward returns a gradient made in advance, so the test can tell whether the
+/// store kept that very tensor or a copy of it.
+struct KnownGrad(Tensor);
+
+impl CustomOp1 for KnownGrad {
+    fn name(&self) -> &'static str {
+        "known-grad"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let v = s.as_slice::<f32>()?;
+        let (a, b) = l.contiguous_offsets().expect("contiguous input");
+        Ok((CpuStorage::F32(v[a..b].to_vec()), l.shape().clone()))
+    }
+    fn bwd(&self, _x: &Tensor, _res: &Tensor, _grad: &Tensor) -> Result<Option<Tensor>> {
+        Ok(Some(self.0.clone()))
+    }
+}
+
+fn values(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().unwrap().to_vec1().unwrap()
+}
+
+#[test]
+fn a_single_contribution_is_stored_not_added_to_zeros() {
+    let x = Var::from_vec(vec![1f32, 2., 3., 4.], 4, &Device::Cpu).unwrap();
+    let known = Tensor::new(&[0.5f32, -1., 2., 7.], &Device::Cpu).unwrap();
+    let y = x.apply_op1(KnownGrad(known.clone())).unwrap();
+    let grads = y.sum_all().unwrap().backward().unwrap();
+    let g = grads.get(&x).unwrap();
+    // Upstream candle stores zeros_like(x) + known: a new tensor with another id.
+    assert_eq!(g.id(), known.id(), "the gradient was copied, not stored");
+    assert_eq!(values(g), [0.5, -1., 2., 7.]);
+}
+
+#[test]
+fn several_contributions_are_summed_and_views_made_contiguous() {
+    let dev = Device::Cpu;
+    let xv: Vec<f32> = (0..6).map(|i| i as f32 * 0.25 - 0.5).collect();
+    let x = Var::from_vec(xv.clone(), (2, 3), &dev).unwrap();
+    let r = Tensor::from_vec((1..=6).map(|i| i as f32).collect::<Vec<_>>(), (3, 2), &dev).unwrap();
+    // d/dx of sum(x^T * r) + sum(x^2) + sum(exp(x)) = r^T + 2x + exp(x); the first contribution
+    // is a transposed view of r's gradient.
+    let loss = ((x.t().unwrap() * &r).unwrap().sum_all().unwrap()
+        + x.sqr().unwrap().sum_all().unwrap()
+        + x.exp().unwrap().sum_all().unwrap())
+    .unwrap();
+    let grads = loss.backward().unwrap();
+    let g = grads.get(&x).unwrap();
+    let rt = values(&r.t().unwrap());
+    let want: Vec<f32> = (0..6).map(|i| rt[i] + 2. * xv[i] + xv[i].exp()).collect();
+    for (a, b) in values(g).iter().zip(&want) {
+        assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    }
+
+    // A lone transposed contribution is stored contiguous: candle's strided matmul and
+    // scatter, which read it in turn, require that.
+    let y = Var::from_vec(xv, (2, 3), &dev).unwrap();
+    let grads = (y.t().unwrap() * &r)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    let g = grads.get(&y).unwrap();
+    assert!(g.is_contiguous());
+    assert_eq!(values(g), rt);
+}
