@@ -1,3 +1,11 @@
+#!/usr/bin/env python3
+"""Rewrite candle-core's src/backprop.rs in place: each `let s = grads.or_insert(arg)?; ...
+*s = s.add(&g)?` pair becomes `grads.accumulate(arg, &g)?` (see vendor/README.md). Prints how
+many pairs it rewrote and the accumulations it left as they were. The `accumulate` method itself
+is added to GradStore by hand.
+
+usage: scripts/patch-candle-backprop.py vendor/candle-core/src/backprop.rs
+"""
 import re, sys
 p = sys.argv[1]
 lines = open(p).read().split('\n')

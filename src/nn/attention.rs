@@ -18,7 +18,7 @@ use super::cpu_gemm::{Mat, product_into as gemm};
 use super::matmul::matmul;
 use super::rope::RotaryTables;
 use super::simd;
-use super::slices::{contiguous_f32, fused_ok, grad_for, with_cpu_f32};
+use super::slices::{contiguous_f32, fused_ok, grad_for, par_fill, par_fill2, with_cpu_f32};
 use super::softmax::causal_softmax;
 
 /// The shape of one attention layer.
@@ -242,14 +242,13 @@ impl Attention {
 
 /// Copy (b, n, t, d) blocks into the (b, t, n * d) layout.
 fn interleave_heads(blocks: &[f32], n: usize, t: usize, d: usize) -> Vec<f32> {
-    let mut out = vec![0f32; blocks.len()];
-    out.par_chunks_mut(n * d).enumerate().for_each(|(row, o)| {
+    par_fill(blocks.len(), n * d, |row, o| {
         let (bi, i) = (row / t, row % t);
         for (h, o) in o.chunks_exact_mut(d).enumerate() {
             o.copy_from_slice(&blocks[((bi * n + h) * t + i) * d..][..d]);
         }
-    });
-    out
+    })
+    .0
 }
 
 impl CustomOp3 for Attention {
@@ -273,15 +272,12 @@ impl CustomOp3 for Attention {
         let Dims { t, d, nq, nkv, .. } = dm;
         let scale = self.spec.scale as f32;
         let n_rep = dm.n_rep();
-        let mut probs = vec![0f32; dm.b * nq * t * t];
-        let mut blocks = vec![0f32; q.len()];
         // One task per (batch, kv head), as in backward: its key head is rotated once for the
         // query heads that share it.
-        probs
-            .par_chunks_mut(n_rep * t * t)
-            .zip(blocks.par_chunks_mut(n_rep * t * d))
-            .enumerate()
-            .for_each(|(bg, (p, y))| {
+        let (probs, blocks) = par_fill2(
+            (dm.b * nq * t * t, n_rep * t * t),
+            (q.len(), n_rep * t * d),
+            |bg, p, y| {
                 let (bi, g) = (bg / nkv, bg % nkv);
                 let kh = self.head(k, nkv, bi, g, dm, 1.0);
                 let vh = Mat::strided(&v[(bi * t) * nkv * d + g * d..], nkv * d, 1);
@@ -296,7 +292,8 @@ impl CustomOp3 for Attention {
                     self.softmax_rows(p, t);
                     gemm(y, t, d, t, false, Mat::rows(p, t), vh);
                 }
-            });
+            },
+        );
         if self.keep {
             *self.probs.lock().map_err(|_| poisoned())? = Some(probs);
         }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor, bail};
 use rayon::prelude::*;
 
-use super::slices::{contiguous_f32, fused_ok};
+use super::slices::{contiguous_f32, fused_ok, par_fill};
 
 /// Mean cross-entropy of logits (rows, vocab) against `targets` (one per row; `None` rows are
 /// ignored, e.g. the last position of each block).
@@ -101,16 +101,12 @@ impl CustomOp1 for CrossEntropyGrad {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = contiguous_f32(s, l, "cross-entropy-grad")?;
         let vocab = l.dims()[1];
-        let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(vocab)
-            .zip(x.par_chunks(vocab))
-            .zip(self.targets.par_iter().zip(&self.lse))
-            .for_each(|((o, row), (t, &lse))| {
-                let Some(t) = t else { return };
-                o.copy_from_slice(row);
-                super::simd::exp_shifted(o, lse, self.scale);
-                o[*t as usize] -= self.scale;
-            });
+        let (out, _) = par_fill(x.len(), vocab, |i, o| {
+            let Some(t) = self.targets[i] else { return };
+            o.copy_from_slice(&x[i * vocab..][..vocab]);
+            super::simd::exp_shifted(o, self.lse[i], self.scale);
+            o[t as usize] -= self.scale;
+        });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 }

@@ -7,10 +7,9 @@
 //! composed form, which autograd differentiates by itself.
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, D, Layout, Result, Shape, Tensor, bail};
-use rayon::prelude::*;
 
 use super::param::Param;
-use super::slices::{contiguous_f32, fused_ok, grad_for, with_cpu_f32};
+use super::slices::{contiguous_f32, fused_ok, grad_for, par_fill, with_cpu_f32};
 
 #[derive(Clone, Debug)]
 pub struct RmsNorm {
@@ -70,10 +69,6 @@ struct RmsNormOp {
     eps: f64,
 }
 
-fn rows_mut(out: &mut [f32], d: usize) -> rayon::slice::ChunksMut<'_, f32> {
-    out.par_chunks_mut(d)
-}
-
 impl CustomOp2 for RmsNormOp {
     fn name(&self) -> &'static str {
         "rms-norm"
@@ -90,16 +85,14 @@ impl CustomOp2 for RmsNormOp {
         let w = contiguous_f32(ws, wl, "rms-norm weight")?;
         let d = w.len();
         let eps = self.eps as f32;
-        let mut out = vec![0f32; x.len()];
-        rows_mut(&mut out, d)
-            .zip(x.par_chunks(d))
-            .for_each(|(o, row)| {
-                let ms = row.iter().map(|v| v * v).sum::<f32>() / d as f32;
-                let r = 1.0 / (ms + eps).sqrt();
-                for ((o, v), w) in o.iter_mut().zip(row).zip(w) {
-                    *o = v * r * w;
-                }
-            });
+        let (out, _) = par_fill(x.len(), d, |i, o| {
+            let row = &x[i * d..][..d];
+            let ms = row.iter().map(|v| v * v).sum::<f32>() / d as f32;
+            let r = 1.0 / (ms + eps).sqrt();
+            for ((o, v), w) in o.iter_mut().zip(row).zip(w) {
+                *o = v * r * w;
+            }
+        });
         Ok((CpuStorage::F32(out), xl.shape().clone()))
     }
 
@@ -117,32 +110,28 @@ impl CustomOp2 for RmsNormOp {
         let (dx, dw) = with_cpu_f32(&[x, w, &grad], "rms-norm", |t| {
             let (x, w, g) = (t[0], t[1], t[2]);
             let d = w.len();
-            let mut dx = vec![0f32; x.len()];
             // dw sums over rows: per fixed block of rows, then the blocks in order, so the
             // result does not depend on how the threads split the work.
             let block = ROWS_PER_BLOCK * d;
-            let partial: Vec<Vec<f32>> = dx
-                .par_chunks_mut(block)
-                .zip(x.par_chunks(block).zip(g.par_chunks(block)))
-                .map(|(dx, (x, g))| {
-                    let mut dw = vec![0f32; d];
-                    for (dx, (x, g)) in dx.chunks_mut(d).zip(x.chunks(d).zip(g.chunks(d))) {
-                        let ms = x.iter().map(|v| v * v).sum::<f32>() / d as f32;
-                        let r = 1.0 / (ms + eps).sqrt();
-                        let mut proj = 0f32;
-                        for i in 0..d {
-                            let xhat = x[i] * r;
-                            proj += g[i] * w[i] * xhat;
-                            dw[i] += g[i] * xhat;
-                        }
-                        proj /= d as f32;
-                        for i in 0..d {
-                            dx[i] = r * (g[i] * w[i] - x[i] * r * proj);
-                        }
+            let (dx, partial) = par_fill(x.len(), block, |b, dx| {
+                let (x, g) = (&x[b * block..][..dx.len()], &g[b * block..][..dx.len()]);
+                let mut dw = vec![0f32; d];
+                for (dx, (x, g)) in dx.chunks_mut(d).zip(x.chunks(d).zip(g.chunks(d))) {
+                    let ms = x.iter().map(|v| v * v).sum::<f32>() / d as f32;
+                    let r = 1.0 / (ms + eps).sqrt();
+                    let mut proj = 0f32;
+                    for i in 0..d {
+                        let xhat = x[i] * r;
+                        proj += g[i] * w[i] * xhat;
+                        dw[i] += g[i] * xhat;
                     }
-                    dw
-                })
-                .collect();
+                    proj /= d as f32;
+                    for i in 0..d {
+                        dx[i] = r * (g[i] * w[i] - x[i] * r * proj);
+                    }
+                }
+                dw
+            });
             let mut dw = vec![0f32; d];
             for p in &partial {
                 dw.iter_mut().zip(p).for_each(|(a, b)| *a += b);
@@ -222,17 +211,15 @@ impl CustomOp3 for LayerNormOp {
         let b = contiguous_f32(bs, bl, "layer-norm bias")?;
         let d = w.len();
         let eps = self.eps as f32;
-        let mut out = vec![0f32; x.len()];
-        rows_mut(&mut out, d)
-            .zip(x.par_chunks(d))
-            .for_each(|(o, row)| {
-                let mu = row.iter().sum::<f32>() / d as f32;
-                let var = row.iter().map(|v| (v - mu) * (v - mu)).sum::<f32>() / d as f32;
-                let r = 1.0 / (var + eps).sqrt();
-                for (i, o) in o.iter_mut().enumerate() {
-                    *o = (row[i] - mu) * r * w[i] + b[i];
-                }
-            });
+        let (out, _) = par_fill(x.len(), d, |i, o| {
+            let row = &x[i * d..][..d];
+            let mu = row.iter().sum::<f32>() / d as f32;
+            let var = row.iter().map(|v| (v - mu) * (v - mu)).sum::<f32>() / d as f32;
+            let r = 1.0 / (var + eps).sqrt();
+            for (i, o) in o.iter_mut().enumerate() {
+                *o = (row[i] - mu) * r * w[i] + b[i];
+            }
+        });
         Ok((CpuStorage::F32(out), xl.shape().clone()))
     }
 

@@ -7,13 +7,14 @@
 //! backward, as it would be as the input of a separate linear op.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
 
 use super::Linear;
 use super::counters;
 use super::linear::{input_grad, linear_fwd_cpu};
 use super::simd;
-use super::slices::{contiguous_f32, fused_ok, grad_for, with_cpu, with_cpu_f32};
+use super::slices::{
+    contiguous_f32, fused_ok, grad_for, par_fill, par_fill2, with_cpu, with_cpu_f32,
+};
 
 /// Elements per parallel task: large enough that scheduling is noise.
 const CHUNK: usize = 1 << 14;
@@ -67,15 +68,13 @@ impl CustomOp2 for SwiGlu {
     ) -> Result<(CpuStorage, Shape)> {
         let g = contiguous_f32(gs, gl, "swiglu gate")?;
         let u = contiguous_f32(us, ul, "swiglu up")?;
-        let mut out = vec![0f32; g.len()];
-        out.par_chunks_mut(CHUNK)
-            .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
-            .for_each(|(o, (g, u))| {
-                simd::sigmoid(g, o);
-                for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
-                    *o *= g * u;
-                }
-            });
+        let (out, _) = par_fill(g.len(), CHUNK, |i, o| {
+            let (g, u) = (&g[i * CHUNK..][..o.len()], &u[i * CHUNK..][..o.len()]);
+            simd::sigmoid(g, o);
+            for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
+                *o *= g * u;
+            }
+        });
         let hidden = CpuStorage::F32(out);
         match &self.down {
             None => Ok((hidden, gl.shape().clone())),
@@ -101,21 +100,20 @@ impl CustomOp2 for SwiGlu {
         // d/dg silu(g) = s(g) (1 + g (1 - s(g))); d/du = silu(g).
         let (dg, du) = with_cpu_f32(&[gate, up, &grad], "swiglu", |t| {
             let (g, u, d) = (t[0], t[1], t[2]);
-            let mut dg = vec![0f32; g.len()];
-            let mut du = vec![0f32; g.len()];
-            dg.par_chunks_mut(CHUNK)
-                .zip(du.par_chunks_mut(CHUNK))
-                .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
-                .zip(d.par_chunks(CHUNK))
-                .for_each(|(((dg, du), (g, u)), d)| {
+            Ok(par_fill2(
+                (g.len(), CHUNK),
+                (g.len(), CHUNK),
+                |c, dg, du| {
+                    let r = c * CHUNK..c * CHUNK + dg.len();
+                    let (g, u, d) = (&g[r.clone()], &u[r.clone()], &d[r]);
                     simd::sigmoid(g, du);
                     for i in 0..g.len() {
                         let s = du[i];
                         du[i] = d[i] * g[i] * s;
                         dg[i] = d[i] * u[i] * s * (1.0 + g[i] * (1.0 - s));
                     }
-                });
-            Ok((dg, du))
+                },
+            ))
         })?;
         Ok((grad_for(gate, dg)?, grad_for(up, du)?))
     }
