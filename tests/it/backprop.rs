@@ -39,6 +39,16 @@ fn a_single_contribution_is_stored_not_added_to_zeros() {
 }
 
 #[test]
+fn a_first_contribution_of_another_dtype_is_refused() {
+    // Upstream's zeros_like(x).add(grad) refused it; storing it must too.
+    let x = Var::from_vec(vec![1f32, 2.], 2, &Device::Cpu).unwrap();
+    let wrong = Tensor::new(&[1f64, 1.], &Device::Cpu).unwrap();
+    let y = x.apply_op1(KnownGrad(wrong)).unwrap();
+    let err = y.sum_all().unwrap().backward().unwrap_err().to_string();
+    assert!(err.contains("dtype mismatch"), "{err}");
+}
+
+#[test]
 fn several_contributions_are_summed_and_views_made_contiguous() {
     let dev = Device::Cpu;
     let xv: Vec<f32> = (0..6).map(|i| i as f32 * 0.25 - 0.5).collect();

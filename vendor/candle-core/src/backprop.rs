@@ -394,8 +394,9 @@ impl Tensor {
                         crate::bail!("backward not supported for upsample_bilinear2d")
                     }
                     Op::SliceScatter0(lhs, rhs, start_rhs) => {
+                        // A copy: the narrowed view would keep all of `grad` alive.
                         let rhs_grad = grad.narrow(0, *start_rhs, rhs.dim(0)?)?;
-                        grads.accumulate(rhs, &rhs_grad)?;
+                        grads.accumulate(rhs, &rhs_grad.force_contiguous()?)?;
 
                         let lhs_grad = grad.slice_scatter0(&rhs.zeros_like()?, *start_rhs)?;
                         grads.accumulate(lhs, &lhs_grad)?
@@ -445,7 +446,8 @@ impl Tensor {
                         for arg in args {
                             let len = arg.dims()[*dim];
                             let arg_grad = grad.narrow(*dim, start_idx, len)?;
-                            grads.accumulate(arg, &arg_grad)?;
+                            // A copy: the narrowed view would keep all of `grad` alive.
+                            grads.accumulate(arg, &arg_grad.force_contiguous()?)?;
                             start_idx += len;
                         }
                     }
@@ -706,8 +708,6 @@ impl GradStore {
         self.0.insert(id, grad)
     }
 
-    /// Get the gradient tensor associated with the given tensor, or, if it does not exist,
-    /// insert a tensor of zeroes, with the same shape and type as the given tensors and return it
     /// Add `grad` to the gradient of `tensor`. ablate's patch: the first contribution is stored
     /// as it is instead of being added to a zero-filled tensor, which cost every node of the
     /// graph a memset and an add per backward pass (PyTorch's autograd does the same).
@@ -718,6 +718,7 @@ impl GradStore {
                 entry.insert(sum);
             }
             Entry::Vacant(entry) => {
+                // The checks upstream's zeros_like(tensor).add(grad) made.
                 if grad.shape() != tensor.shape() {
                     Err(Error::ShapeMismatchBinaryOp {
                         lhs: tensor.shape().clone(),
@@ -726,14 +727,33 @@ impl GradStore {
                     }
                     .bt())?
                 }
+                if grad.dtype() != tensor.dtype() {
+                    Err(Error::DTypeMismatchBinaryOp {
+                        lhs: tensor.dtype(),
+                        rhs: grad.dtype(),
+                        op: "accumulate-grad",
+                    }
+                    .bt())?
+                }
+                if !grad.device().same_device(tensor.device()) {
+                    Err(Error::DeviceMismatchBinaryOp {
+                        lhs: tensor.device().location(),
+                        rhs: grad.device().location(),
+                        op: "accumulate-grad",
+                    }
+                    .bt())?
+                }
                 // Upstream's sums were always fresh contiguous tensors and some backward arms
-                // (strided matmul, scatter) rely on it: a view is copied, as the add did.
+                // (strided matmul, scatter) rely on it: a strided view is copied. (The arms
+                // that hand over a narrowed piece of a larger gradient copy it themselves.)
                 entry.insert(grad.contiguous()?);
             }
         }
         Ok(())
     }
 
+    /// Get the gradient tensor associated with the given tensor, or, if it does not exist,
+    /// insert a tensor of zeroes, with the same shape and type as the given tensors and return it
     fn or_insert(&mut self, tensor: &Tensor) -> Result<&mut Tensor> {
         let grad = match self.0.entry(tensor.id()) {
             Entry::Occupied(entry) => entry.into_mut(),
