@@ -11,16 +11,15 @@ p = sys.argv[1]
 lines = open(p).read().split('\n')
 out = list(lines)
 done = 0; left = []
-i = 0
 for i, l in enumerate(lines):
     m = re.match(r'(\s*)let (\w+) = grads\.or_insert\((\w+)\)\?;$', l)
     if not m: continue
-    ind, var, arg = m.groups()
+    _, var, arg = m.groups()
     for j in range(i + 1, len(lines)):
         if f'*{var} = ' in lines[j]:
             break
     mid = lines[i + 1:j]
-    a = re.match(rf'(\s*)\*{var} = {var}.add\(&(.+)\)\?(;?)$', lines[j])
+    a = re.match(rf'(\s*)\*{var} = {var}\.add\(&(.+)\)\?(;?)$', lines[j])
     expr = a.group(2).replace(f'{var}.dims()', f'{arg}.dims()') if a else ''
     if a and not re.search(rf'\b{var}\b', expr) and not any(re.search(rf'\b{var}\b', x) for x in mid):
         out[i] = None
