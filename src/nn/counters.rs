@@ -11,6 +11,7 @@ thread_local! {
     static INPUT_GRAD_MATMULS: Cell<usize> = const { Cell::new(0) };
     static FUSED_PROJECTIONS: Cell<usize> = const { Cell::new(0) };
     static FUSED_ATTENTIONS: Cell<usize> = const { Cell::new(0) };
+    static FUSED_ADAPTERS: Cell<usize> = const { Cell::new(0) };
 }
 
 pub(crate) fn count_weight_grad() {
@@ -46,4 +47,13 @@ pub(crate) fn count_fused_attention() {
 /// Attention layers run as the fused op on this thread so far.
 pub fn fused_attentions() -> usize {
     FUSED_ATTENTIONS.with(Cell::get)
+}
+
+pub(crate) fn count_fused_adapter() {
+    FUSED_ADAPTERS.with(|c| c.set(c.get() + 1));
+}
+
+/// Adapted linears (base and LoRA) run as one fused op on this thread so far.
+pub fn fused_adapters() -> usize {
+    FUSED_ADAPTERS.with(Cell::get)
 }

@@ -86,6 +86,16 @@ impl Linear {
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = x.contiguous()?;
+        match (&self.lora, self.fusable_base(&x)) {
+            (Some(l), Some((w, b))) => super::lora::adapted(&x, w, b, l),
+            _ => self.forward_composed(&x),
+        }
+    }
+
+    /// The layer as separate graph nodes: what any device runs, and what the fused adapter
+    /// (`nn::lora`) is tested against.
+    pub fn forward_composed(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.contiguous()?;
         let y = self.base_forward(&x)?;
         match &self.lora {
             None => Ok(y),
@@ -95,6 +105,14 @@ impl Linear {
                 super::add::add(&project(&h, &l.b, None)?, &y)
             }
         }
+    }
+
+    /// Weight and bias of a frozen base layer that the fused adapter op can apply to `x`.
+    fn fusable_base(&self, x: &Tensor) -> Option<(&Tensor, Option<&Tensor>)> {
+        let frozen_bias = self.bias.as_ref().is_none_or(|b| !b.is_trainable());
+        let w = self.weight.tensor();
+        (!self.weight.is_trainable() && frozen_bias && fused_ok(x) && fused_ok(w))
+            .then(|| (w, self.bias.as_ref().map(Param::tensor)))
     }
 
     fn base_forward(&self, x: &Tensor) -> Result<Tensor> {

@@ -3,12 +3,12 @@
 
 use crate::common::max_abs_diff;
 use ablate::nn::attention::{AttentionSpec, attention, attention_composed};
-use ablate::nn::counters::{backward_matmuls, fused_attentions, fused_projections};
+use ablate::nn::counters::{backward_matmuls, fused_adapters, fused_attentions, fused_projections};
 use ablate::nn::norm::{layer_norm_composed, layer_norm_fused, rms_norm_composed, rms_norm_fused};
 use ablate::nn::rope::{RotaryTables, rope_composed, rope_fused};
 use ablate::nn::softmax::{causal_softmax, causal_softmax_composed};
 use ablate::nn::swiglu::{swiglu, swiglu_composed, swiglu_then};
-use ablate::nn::{Linear, Param};
+use ablate::nn::{Linear, Lora, Param};
 use candle_core::{DType, Device, Tensor, Var};
 
 fn randn(shape: &[usize], seed: u64) -> Tensor {
@@ -160,6 +160,46 @@ fn trainable_linear_equals_plain_matmul() {
         },
         &[randn(&[2, 3, 8], 8), randn(&[5, 8], 9), randn(&[5], 10)],
     );
+}
+
+/// A frozen linear with a LoRA adapter runs as one op that agrees with the five composed
+/// nodes in value and in the gradients of x, A and B; 210 rows cover several row blocks and a
+/// short last one. A base that trains takes the composed path.
+#[test]
+fn lora_fused_equals_composed() {
+    let (w, bias) = (randn(&[40, 24], 21), randn(&[40], 22));
+    let layer = |t: &[Tensor], trainable_base: bool| {
+        Linear::new(
+            Param::new("w", w.clone(), trainable_base).unwrap(),
+            Some(Param::frozen("b", bias.clone())),
+        )
+        .with_lora(Lora {
+            a: Param::trainable("a", t[1].clone()).unwrap(),
+            b: Param::trainable("b", t[2].clone()).unwrap(),
+            scale: 2.0,
+        })
+    };
+    let before = fused_adapters();
+    assert_same(
+        "lora",
+        &|t| layer(t, false).forward(&t[0]).unwrap(),
+        &|t| layer(t, false).forward_composed(&t[0]).unwrap(),
+        &[
+            randn(&[3, 70, 24], 23),
+            randn(&[4, 24], 24),
+            randn(&[40, 4], 25),
+        ],
+    );
+    assert_eq!(
+        fused_adapters() - before,
+        1,
+        "the fused adapter was not taken"
+    );
+    let x = randn(&[2, 24], 26);
+    layer(&[x.clone(), randn(&[4, 24], 24), randn(&[40, 4], 25)], true)
+        .forward(&x)
+        .unwrap();
+    assert_eq!(fused_adapters() - before, 1, "a trainable base was fused");
 }
 
 #[test]

@@ -1,0 +1,147 @@
+//! A frozen linear and its low-rank adapter as one op on CPU f32:
+//! `y = x W^T (+ b) + scale (x A^T) B^T`, with gradients for x (when it is tracked), A and B.
+//!
+//! Composed, an adapted linear is five graph nodes (base, A, scale, B, add): each keeps its
+//! output or input alive for backward, and backward adds the adapter's dX into the base's in a
+//! separate pass. Here forward keeps only x, the rank-r product is recomputed in backward
+//! (2 m k r flops against the base's 2 m k n), and dX = dY W + dH A is one buffer.
+
+use std::sync::Arc;
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, bail};
+use rayon::prelude::*;
+
+use super::counters;
+use super::cpu_gemm::{Mat, product, product_into};
+use super::linear::{Lora, linear_fwd_cpu};
+use super::slices::{contiguous_f32, grad_for, with_cpu, with_cpu_f32};
+
+/// Rows of the rank-r update added per parallel task.
+const ROWS: usize = 64;
+
+/// `x W^T (+ b) + scale (x A^T) B^T` for a frozen `weight` (n, k) and frozen `bias` (n); A is
+/// (r, k), B is (n, r). CPU f32 only: the caller checks `fused_ok`.
+pub(crate) fn adapted(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    lora: &Lora,
+) -> Result<Tensor> {
+    counters::count_fused_adapter();
+    let op = Adapted {
+        weight: weight.clone(),
+        bias: bias.cloned(),
+        scale: lora.scale as f32,
+    };
+    x.apply_op3_arc(lora.a.tensor(), lora.b.tensor(), Arc::new(Box::new(op)))
+}
+
+struct Adapted {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    scale: f32,
+}
+
+/// (m, k, r, n) of an adapted product, checked.
+fn dims(
+    x_elems: usize,
+    k: usize,
+    a: (usize, usize),
+    b: (usize, usize),
+) -> Result<(usize, usize, usize, usize)> {
+    let ((r, ak), (n, br)) = (a, b);
+    if ak != k || br != r || k == 0 {
+        bail!("lora: A {a:?} and B {b:?} do not fit an input of {k} features")
+    }
+    Ok((x_elems / k, k, r, n))
+}
+
+/// The adapter's activation `scale * x A^T`, (m, r).
+fn scaled_down(x: &[f32], a: &[f32], (m, k, r): (usize, usize, usize), scale: f32) -> Vec<f32> {
+    let mut h = product(m, r, k, Mat::rows(x, k), Mat::cols(a, k));
+    h.iter_mut().for_each(|v| *v *= scale);
+    h
+}
+
+impl CustomOp3 for Adapted {
+    fn name(&self) -> &'static str {
+        "lora-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x: &CpuStorage,
+        xl: &Layout,
+        a: &CpuStorage,
+        al: &Layout,
+        b: &CpuStorage,
+        bl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (y, shape) = with_cpu(&self.weight, |w, wl| match &self.bias {
+            Some(bias) => with_cpu(bias, |c, cl| linear_fwd_cpu(x, xl, w, wl, Some((c, cl)))),
+            None => linear_fwd_cpu(x, xl, w, wl, None),
+        })?;
+        let CpuStorage::F32(mut y) = y else {
+            bail!("lora: the fused op runs on f32 only")
+        };
+        let k = *xl.dims().last().unwrap_or(&0);
+        let (m, k, r, n) = dims(
+            xl.shape().elem_count(),
+            k,
+            al.shape().dims2()?,
+            bl.shape().dims2()?,
+        )?;
+        let xs = contiguous_f32(x, xl, "lora input")?;
+        let h = scaled_down(xs, contiguous_f32(a, al, "lora A")?, (m, k, r), self.scale);
+        let bs = contiguous_f32(b, bl, "lora B")?;
+        y.par_chunks_mut(ROWS * n)
+            .zip(h.par_chunks(ROWS * r))
+            .for_each(|(y, h)| {
+                let rows = h.len() / r;
+                product_into(y, rows, n, r, true, Mat::rows(h, r), Mat::cols(bs, r));
+            });
+        Ok((CpuStorage::F32(y), shape))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        a: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let k = x.dim(candle_core::D::Minus1)?;
+        let (m, k, r, n) = dims(x.elem_count(), k, a.dims2()?, b.dims2()?)?;
+        let grad = grad.contiguous()?;
+        let ts = [&grad, x, a, b, &self.weight];
+        let (dx, da, db) = with_cpu_f32(&ts, "lora backward", |t| {
+            let (g, xs, a_, b_, w) = (t[0], t[1], t[2], t[3], t[4]);
+            let h = scaled_down(xs, a_, (m, k, r), self.scale);
+            // dB = dY^T (scale x A^T); dH = scale dY B; dA = dH^T x.
+            let db = product(n, r, m, Mat::cols(g, n), Mat::rows(&h, r));
+            let mut dh = product(m, r, n, Mat::rows(g, n), Mat::rows(b_, r));
+            dh.iter_mut().for_each(|v| *v *= self.scale);
+            let da = product(r, k, m, Mat::cols(&dh, r), Mat::rows(xs, k));
+            counters::count_weight_grad();
+            counters::count_weight_grad();
+            // dX = dY W + dH A, the adapter's part added row block by row block.
+            let dx = x.track_op().then(|| {
+                counters::count_input_grad();
+                let mut dx = product(m, k, n, Mat::rows(g, n), Mat::rows(w, k));
+                dx.par_chunks_mut(ROWS * k)
+                    .zip(dh.par_chunks(ROWS * r))
+                    .for_each(|(dx, dh)| {
+                        let rows = dh.len() / r;
+                        product_into(dx, rows, k, r, true, Mat::rows(dh, r), Mat::rows(a_, k));
+                    });
+                dx
+            });
+            Ok((dx, da, db))
+        })?;
+        let dx = dx
+            .map(|d| Tensor::from_vec(d, x.shape(), x.device()))
+            .transpose()?;
+        Ok((dx, grad_for(a, da)?, grad_for(b, db)?))
+    }
+}
