@@ -38,6 +38,8 @@ pub struct BenchSettings {
     pub device: DeviceSpec,
     /// Also measure the PyTorch reference, interleaved.
     pub against_pytorch: bool,
+    /// Also time the products-only bound in each repeat, just before `full`.
+    pub products_bound: bool,
 }
 
 /// One measurement, as a child process prints it.
@@ -109,37 +111,81 @@ impl ProductsBound {
     }
 }
 
-pub fn products_bound(model: &ModelSpec, b: &BenchSettings) -> Result<ProductsBound> {
-    use crate::models::{ArchConfig, WeightSet, build_lm};
-    let arch = model.arch()?;
-    let shapes = build_lm(
-        &arch,
-        &mut WeightSet::shapes_only("bench", ParamPlan::frozen()),
-        &Device::Cpu,
-    )?;
-    let params = shapes.params();
-    let has_head = params.iter().any(|p| p.name().contains("lm_head"));
-    let mut linears: std::collections::BTreeMap<(usize, usize), usize> = Default::default();
-    for p in &params {
-        let n = p.name();
-        let embedding = n.contains("embed_tokens") || n.contains("wte");
-        let positions = n.contains("wpe") || n.contains("embed_positions");
-        if let [out, inp] = p.tensor().dims() {
-            // A table used by lookup is no product, unless it is the tied lm_head.
-            if !positions && (!embedding || !has_head) {
-                *linears.entry((*out, *inp)).or_default() += 1;
+/// The pseudo-strategy that times the products-only bound, in each repeat beside `full`.
+pub const PRODUCTS: &str = "products_only";
+
+/// The matrix products of a full step: linears (rows x in -> out, with their count) and the
+/// attention products per layer.
+struct ProductShapes {
+    linears: std::collections::BTreeMap<(usize, usize), usize>,
+    rows: usize,
+    /// batch x heads products of (t x hd x t) and (t x t x hd) per layer.
+    head_products: usize,
+    t: usize,
+    hd: usize,
+    layers: usize,
+}
+
+impl ProductShapes {
+    fn of(model: &ModelSpec, b: &BenchSettings) -> Result<Self> {
+        use crate::models::{ArchConfig, WeightSet, build_lm};
+        let arch = model.arch()?;
+        let shapes = build_lm(
+            &arch,
+            &mut WeightSet::shapes_only("bench", ParamPlan::frozen()),
+            &Device::Cpu,
+        )?;
+        let params = shapes.params();
+        let has_head = params.iter().any(|p| p.name().contains("lm_head"));
+        let mut linears: std::collections::BTreeMap<(usize, usize), usize> = Default::default();
+        for p in &params {
+            let n = p.name();
+            let embedding = n.contains("embed_tokens") || n.contains("wte");
+            let positions = n.contains("wpe") || n.contains("embed_positions");
+            if let [out, inp] = p.tensor().dims() {
+                // A table used by lookup is no product, unless it is the tied lm_head.
+                if !positions && (!embedding || !has_head) {
+                    *linears.entry((*out, *inp)).or_default() += 1;
+                }
             }
         }
+        let (heads, hidden, layers) = match &arch {
+            ArchConfig::Llama(c) => (
+                c.num_attention_heads,
+                c.num_attention_heads * c.head_dim,
+                c.num_hidden_layers,
+            ),
+            ArchConfig::GptNeo(c) => (c.num_heads, c.hidden_size, c.attention_layers.len()),
+        };
+        Ok(Self {
+            linears,
+            rows: b.batch_size * b.seq_len,
+            head_products: b.batch_size * heads,
+            t: b.seq_len,
+            hd: hidden / heads,
+            layers,
+        })
     }
-    let (heads, hidden, layers) = match &arch {
-        ArchConfig::Llama(c) => (
-            c.num_attention_heads,
-            c.num_attention_heads * c.head_dim,
-            c.num_hidden_layers,
-        ),
-        ArchConfig::GptNeo(c) => (c.num_heads, c.hidden_size, c.attention_layers.len()),
-    };
-    let (rows, t, hd) = (b.batch_size * b.seq_len, b.seq_len, hidden / heads);
+
+    fn forward_flop(&self) -> f64 {
+        let linear: usize = self
+            .linears
+            .iter()
+            .map(|(&(out, inp), &count)| count * 2 * self.rows * inp * out)
+            .sum();
+        let attention = self.layers * 2 * 2 * self.head_products * self.t * self.t * self.hd;
+        (linear + attention) as f64
+    }
+}
+
+/// GFLOP of matrix products in one full fine-tuning step: forward, dX and dW (3x the forward).
+pub fn step_gflop(model: &ModelSpec, b: &BenchSettings) -> Result<f64> {
+    Ok(3.0 * ProductShapes::of(model, b)?.forward_flop() / 1e9)
+}
+
+pub fn products_bound(model: &ModelSpec, b: &BenchSettings) -> Result<ProductsBound> {
+    let shapes = ProductShapes::of(model, b)?;
+    let (rows, t, hd) = (shapes.rows, shapes.t, shapes.hd);
     let dev = Device::Cpu;
     let time = |f: &dyn Fn() -> Result<Tensor>| -> Result<f64> {
         f()?; // warm
@@ -151,21 +197,20 @@ pub fn products_bound(model: &ModelSpec, b: &BenchSettings) -> Result<ProductsBo
         }
         Ok(median(&v).unwrap_or(f64::NAN))
     };
-    let (mut flop, mut seconds) = (0f64, 0f64);
+    let mut seconds = 0f64;
     let random = |n: usize| Tensor::randn(0f32, 1.0, n, &dev)?.to_vec1::<f32>();
-    for (&(out, inp), &count) in &linears {
+    for (&(out, inp), &count) in &shapes.linears {
         let (x, w) = (random(rows * inp)?, random(out * inp)?);
         seconds += count as f64
             * time(&|| {
                 let y = product(rows, out, inp, Mat::rows(&x, inp), Mat::cols(&w, inp));
                 Ok(Tensor::from_vec(y, (rows, out), &dev)?)
             })?;
-        flop += count as f64 * 2.0 * (rows * inp * out) as f64;
     }
     // Per (batch, head): scores = q k^T (t x hd x t), then probs v (t x t x hd).
-    let n = b.batch_size * heads;
+    let n = shapes.head_products;
     let (q, k, p) = (random(n * t * hd)?, random(n * t * hd)?, random(n * t * t)?);
-    seconds += layers as f64
+    seconds += shapes.layers as f64
         * time(&|| {
             let mut out = vec![0f32; n * (t * t + t * hd)];
             out.par_chunks_mut(t * t + t * hd)
@@ -186,10 +231,30 @@ pub fn products_bound(model: &ModelSpec, b: &BenchSettings) -> Result<ProductsBo
                 });
             Ok(Tensor::from_vec(out, n * (t * t + t * hd), &dev)?)
         })?;
-    flop += layers as f64 * 2.0 * 2.0 * (n * t * t * hd) as f64;
+    let flop = shapes.forward_flop();
     Ok(ProductsBound {
         step_gflop: 3.0 * flop / 1e9,
         rate_gflops: flop / seconds / 1e9,
+    })
+}
+
+/// The products-only bound timed in this process, as a measurement row: its tokens/s is what
+/// a full step would reach if nothing but its products took time.
+pub fn measure_products(model: &ModelSpec, b: &BenchSettings) -> Result<BenchSample> {
+    let bound = products_bound(model, b)?;
+    Ok(BenchSample {
+        strategy: PRODUCTS.into(),
+        params_total: 0,
+        params_trainable: 0,
+        trainable_pct: 0.0,
+        tokens_per_s: bound.tokens_per_s(b.batch_size * b.seq_len),
+        peak_mem_bytes: None,
+        peak_mem_method: "n/a: the matrix products of a full step alone, timed".into(),
+        peak_rss_bytes: None,
+        framework: None,
+        framework_version: None,
+        threads: None,
+        gemm: None,
     })
 }
 
@@ -427,6 +492,21 @@ pub fn bench(
                 .args(["--steps", &b.steps.to_string()])
                 .args(["--optimizer", &format!("{:?}", b.optimizer).to_lowercase()])
                 .args(["--device", &b.device.to_string()]);
+            // The bound beside the full step it bounds, in every repeat: the host's drift then
+            // hits both alike, and full over bound pairs up repeat by repeat.
+            if b.products_bound && s == "full" {
+                let mut bound = Command::new(&exe);
+                if let Some(t) = threads {
+                    bound.arg("--threads").arg(t.to_string());
+                }
+                bound
+                    .args(["bench", "--one", PRODUCTS, "--model", model])
+                    .args(["--batch", &b.batch_size.to_string()])
+                    .args(["--seq-len", &b.seq_len.to_string()]);
+                let sample = child(bound, "the products-only bound")?;
+                progress(&sample, rep);
+                all.push((rep, sample));
+            }
             let mut pair = vec![(cmd, format!("`{s}`"))];
             if let Some(plan) = plan_paths.get(i) {
                 let mut torch = Command::new(&python);
@@ -502,7 +582,17 @@ pub fn paired_ratio(
     strategy: &str,
     metric: impl Fn(&BenchRow) -> Option<f64>,
 ) -> Option<Ratio> {
-    let of = |fw: &str, rep: u64| {
+    paired(rows, (strategy, "candle"), (strategy, "pytorch"), metric)
+}
+
+/// Ratios of `metric`, repeat by repeat, between two (strategy, framework) measurements.
+pub fn paired(
+    rows: &[BenchRow],
+    num: (&str, &str),
+    den: (&str, &str),
+    metric: impl Fn(&BenchRow) -> Option<f64>,
+) -> Option<Ratio> {
+    let of = |(strategy, fw): (&str, &str), rep: u64| {
         rows.iter()
             .find(|r| r.strategy == strategy && r.framework == fw && r.repeat == rep)
             .and_then(&metric)
@@ -510,7 +600,7 @@ pub fn paired_ratio(
     let reps: std::collections::BTreeSet<u64> = rows.iter().map(|r| r.repeat).collect();
     let v: Vec<f64> = reps
         .into_iter()
-        .filter_map(|rep| Some(of("candle", rep)? / of("pytorch", rep)?))
+        .filter_map(|rep| Some(of(num, rep)? / of(den, rep)?))
         .filter(|x| x.is_finite())
         .collect();
     Some(Ratio {

@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
 use ablate::bench::{
-    BenchSettings, EVAL, Ratio, bench as run_bench, measure_eval, measure_one, paired_ratio,
-    products_bound,
+    BenchSettings, EVAL, PRODUCTS, Ratio, bench as run_bench, measure_eval, measure_one,
+    measure_products, paired, paired_ratio, step_gflop,
 };
 use ablate::config::device::DeviceSpec;
 use ablate::config::train::OptimizerKind;
@@ -58,11 +58,16 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
         optimizer: a.optimizer,
         device: a.device,
         against_pytorch: a.against.is_some(),
+        products_bound: a.against.is_some()
+            && a.device.is_cpu()
+            && a.strategies.iter().any(|s| s == "full"),
     };
     if let Some(name) = &a.one {
         let (model, device) = (ModelSpec::parse(&a.model)?, a.device.open()?);
         let sample = if name == EVAL {
             measure_eval(&model, &settings, &device)?
+        } else if name == PRODUCTS {
+            measure_products(&model, &settings)?
         } else {
             measure_one(&model, &super::strategy(name, None)?, &settings, &device)?
         };
@@ -77,14 +82,7 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
         "bench {}: batch {} x seq {}, fp32, {n_threads} threads, {} timed steps after 1 warm-up, {} repeats interleaved, one process per measurement, optimizer {:?}",
         a.model, a.batch, a.seq_len, a.steps, a.repeats, a.optimizer
     );
-    // Before any child runs, so that nothing else competes for the cores.
-    let bound =
-        if a.against.is_some() && a.device.is_cpu() && a.strategies.iter().any(|s| s == "full") {
-            Some(products_bound(&ModelSpec::parse(&a.model)?, &settings)?)
-        } else {
-            None
-        };
-    let (medians, mut rows) = run_bench(&a.model, &a.strategies, &settings, threads, |s, rep| {
+    let (medians, rows) = run_bench(&a.model, &a.strategies, &settings, threads, |s, rep| {
         eprintln!(
             "repeat {} {:<18} {:<8} {:>7.1} tokens/s  peak mem {}",
             rep + 1,
@@ -156,35 +154,31 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
             );
         }
     }
-    let tokens = a.batch * a.seq_len;
-    if let (Some(bound), Some(full)) = (
-        bound,
-        medians
-            .iter()
-            .find(|m| m.strategy == "full" && m.framework == "candle"),
-    ) {
-        let achieved = bound.achieved_gflops(tokens, full.tokens_per_s);
+    if settings.products_bound {
+        let model = ModelSpec::parse(&a.model)?;
+        let (gflop, tokens) = (step_gflop(&model, &settings)?, (a.batch * a.seq_len) as f64);
+        let gflops = |name: &str| {
+            let v: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.strategy == name && r.framework == "candle")
+                .map(|r| gflop * r.tokens_per_s / tokens)
+                .collect();
+            ablate::measure::stats::median(&v).unwrap_or(f64::NAN)
+        };
+        let share = paired(&rows, ("full", "candle"), (PRODUCTS, "candle"), |r| {
+            Some(r.tokens_per_s)
+        });
         println!(
-            "full fine-tuning: {:.1} GFLOP of matrix products per step; {:.1} tokens/s = {achieved:.1} GFLOP/s = {:.0}% of the products-only rate {:.1} GFLOP/s (this step's product shapes alone, ablate's kernels, {n_threads} threads), i.e. at most {:.1} tokens/s",
-            bound.step_gflop,
-            full.tokens_per_s,
-            100.0 * achieved / bound.rate_gflops,
-            bound.rate_gflops,
-            bound.tokens_per_s(tokens)
+            "full fine-tuning: {gflop:.1} GFLOP of matrix products per step; median {:.1} GFLOP/s against the products-only rate {:.1} GFLOP/s (this step's product shapes alone, ablate's kernels, {n_threads} threads, timed just before full in each repeat); full / bound per repeat: {}",
+            gflops("full"),
+            gflops(PRODUCTS),
+            share.map_or("n/a".into(), |r| format!(
+                "{:.0}% [{:.0}%, {:.0}%]",
+                100.0 * r.median,
+                100.0 * r.min,
+                100.0 * r.max
+            ))
         );
-        // Recorded beside the measurements as the pseudo-strategy `products_only`.
-        if let Some(r) = rows.iter().find(|r| r.strategy == "full").cloned() {
-            rows.push(ablate::results::BenchRow {
-                strategy: "products_only".into(),
-                repeat: 0,
-                tokens_per_s: bound.tokens_per_s(tokens),
-                step_s: bound.step_gflop / bound.rate_gflops,
-                peak_mem_bytes: None,
-                peak_mem_method: "n/a: the matrix products of a full step alone, timed".into(),
-                peak_rss_bytes: None,
-                ..r
-            });
-        }
     }
     let path = ResultsDir::new(&a.results).write_bench(&rows)?;
     println!("{} measurements -> {}", rows.len(), path.display());

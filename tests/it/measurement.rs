@@ -445,17 +445,18 @@ fn bench_against_pytorch_interleaves_and_pairs() {
     assert_eq!(
         pairs,
         [
-            "candle full",
-            "pytorch full",
-            "candle attn_embed_frozen",
-            "pytorch attn_embed_frozen",
-            "pytorch full",
-            "candle full",
-            "pytorch attn_embed_frozen",
-            "candle attn_embed_frozen",
             "candle products_only",
+            "candle full",
+            "pytorch full",
+            "candle attn_embed_frozen",
+            "pytorch attn_embed_frozen",
+            "candle products_only",
+            "pytorch full",
+            "candle full",
+            "pytorch attn_embed_frozen",
+            "candle attn_embed_frozen",
         ],
-        "A B, then B A, one strategy at a time; the products-only bound last"
+        "A B, then B A, one strategy at a time; the products-only bound before full in each repeat"
     );
     // Each framework's row names its own matrix backend.
     let gemm = strings_required(&rows, "gemm").unwrap();
@@ -471,9 +472,11 @@ fn bench_against_pytorch_interleaves_and_pairs() {
         numbers(&rows, "tokens_per_s").unwrap(),
         numbers(&rows, "step_s").unwrap(),
     );
-    let (t, s) = (tps[8].unwrap(), step[8].unwrap());
-    assert!(t > 0.0 && (t * s - 32.0).abs() < 1e-6, "{t} {s}");
-    assert_eq!(numbers(&rows, "peak_mem_bytes").unwrap()[8], None);
+    for i in [0, 5] {
+        let (t, s) = (tps[i].unwrap(), step[i].unwrap());
+        assert!(t > 0.0 && (t * s - 32.0).abs() < 1e-6, "{t} {s}");
+        assert_eq!(numbers(&rows, "peak_mem_bytes").unwrap()[i], None);
+    }
     // The plan names the same trainable set ablate trains, with the settings and threads.
     let plans = std::fs::read_to_string(&seen).unwrap();
     let frozen: serde_json::Value = serde_json::from_str(
@@ -504,7 +507,7 @@ fn bench_against_pytorch_interleaves_and_pairs() {
     // The printed memory ratio pairs each repeat: ablate's heap over the stand-in's 1 GB.
     let text = String::from_utf8_lossy(&out.stdout);
     let mem = numbers(&rows, "peak_mem_bytes").unwrap();
-    let mut r: Vec<f64> = [mem[0], mem[5]].iter().map(|m| m.unwrap() / 1e9).collect();
+    let mut r: Vec<f64> = [mem[1], mem[7]].iter().map(|m| m.unwrap() / 1e9).collect();
     r.sort_by(f64::total_cmp);
     let line = text
         .lines()
@@ -519,6 +522,19 @@ fn bench_against_pytorch_interleaves_and_pairs() {
         )),
         "{text}"
     );
+    // Full over the bound pairs each repeat's full step with the bound timed just before it.
+    let mut share: Vec<f64> = [(1, 0), (7, 5)]
+        .iter()
+        .map(|&(f, b)| 100.0 * tps[f].unwrap() / tps[b].unwrap())
+        .collect();
+    share.sort_by(f64::total_cmp);
+    let want = format!(
+        "full / bound per repeat: {:.0}% [{:.0}%, {:.0}%]",
+        (share[0] + share[1]) / 2.0,
+        share[0],
+        share[1]
+    );
+    assert!(text.contains(&want), "{want} not in {text}");
 }
 
 /// `eval` in the strategy list measures forward-only evaluation of the frozen model: nothing
