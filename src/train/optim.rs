@@ -270,7 +270,10 @@ mod tests {
             let x: Vec<f32> = (0..n).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
             let want: f64 = x.iter().map(|v| f64::from(*v) * f64::from(*v)).sum();
             let got = sum_of_squares(&x);
-            assert!((got - want).abs() <= 1e-12 * want.max(1.0), "{n}: {got} vs {want}");
+            assert!(
+                (got - want).abs() <= 1e-12 * want.max(1.0),
+                "{n}: {got} vs {want}"
+            );
         }
     }
 }
