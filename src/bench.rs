@@ -104,11 +104,6 @@ impl ProductsBound {
     pub fn tokens_per_s(&self, tokens: usize) -> f64 {
         tokens as f64 * self.rate_gflops / self.step_gflop
     }
-
-    /// GFLOP/s a full step achieves at `tokens_per_s`.
-    pub fn achieved_gflops(&self, tokens: usize, tokens_per_s: f64) -> f64 {
-        self.step_gflop * tokens_per_s / tokens as f64
-    }
 }
 
 /// The pseudo-strategy that times the products-only bound, in each repeat beside `full`.
@@ -187,10 +182,12 @@ pub fn products_bound(model: &ModelSpec, b: &BenchSettings) -> Result<ProductsBo
     let shapes = ProductShapes::of(model, b)?;
     let (rows, t, hd) = (shapes.rows, shapes.t, shapes.hd);
     let dev = Device::Cpu;
+    // The median of at least 9 runs and 0.3 s per shape: three runs caught the host's swings
+    // (a bound below the full step it bounds, once in five repeats).
     let time = |f: &dyn Fn() -> Result<Tensor>| -> Result<f64> {
         f()?; // warm
-        let mut v = Vec::new();
-        for _ in 0..3 {
+        let (mut v, start) = (Vec::new(), Instant::now());
+        while v.len() < 9 || start.elapsed().as_secs_f64() < 0.3 {
             let t0 = Instant::now();
             f()?;
             v.push(t0.elapsed().as_secs_f64());
@@ -371,7 +368,11 @@ fn rows(model: &str, b: &BenchSettings, samples: &[(usize, BenchSample)]) -> Vec
             peak_mem_bytes: x.peak_mem_bytes.map(|v| v as u64),
             peak_mem_method: x.peak_mem_method.clone(),
             peak_rss_bytes: x.peak_rss_bytes,
-            peak_rss_method: RSS_METHOD.into(),
+            peak_rss_method: if x.peak_rss_bytes.is_some() {
+                RSS_METHOD.into()
+            } else {
+                "n/a".into()
+            },
             batch_size: b.batch_size as u64,
             seq_len: b.seq_len as u64,
             steps: b.steps as u64,
@@ -492,21 +493,6 @@ pub fn bench(
                 .args(["--steps", &b.steps.to_string()])
                 .args(["--optimizer", &format!("{:?}", b.optimizer).to_lowercase()])
                 .args(["--device", &b.device.to_string()]);
-            // The bound beside the full step it bounds, in every repeat: the host's drift then
-            // hits both alike, and full over bound pairs up repeat by repeat.
-            if b.products_bound && s == "full" {
-                let mut bound = Command::new(&exe);
-                if let Some(t) = threads {
-                    bound.arg("--threads").arg(t.to_string());
-                }
-                bound
-                    .args(["bench", "--one", PRODUCTS, "--model", model])
-                    .args(["--batch", &b.batch_size.to_string()])
-                    .args(["--seq-len", &b.seq_len.to_string()]);
-                let sample = child(bound, "the products-only bound")?;
-                progress(&sample, rep);
-                all.push((rep, sample));
-            }
             let mut pair = vec![(cmd, format!("`{s}`"))];
             if let Some(plan) = plan_paths.get(i) {
                 let mut torch = Command::new(&python);
@@ -520,6 +506,21 @@ pub fn bench(
                 if rep % 2 == 1 {
                     pair.reverse();
                 }
+            }
+            // The bound right before ablate's full step, in every repeat: the host's drift then
+            // hits both alike, and full over bound pairs up repeat by repeat.
+            if b.products_bound && s == "full" {
+                let mut bound = Command::new(&exe);
+                if let Some(t) = threads {
+                    bound.arg("--threads").arg(t.to_string());
+                }
+                bound
+                    .args(["bench", "--one", PRODUCTS, "--model", model])
+                    .args(["--batch", &b.batch_size.to_string()])
+                    .args(["--seq-len", &b.seq_len.to_string()]);
+                // ablate's command is second in a reversed pair.
+                let at = usize::from(pair.len() == 2 && rep % 2 == 1);
+                pair.insert(at, (bound, "the products-only bound".into()));
             }
             for (cmd, what) in pair {
                 let sample = child(cmd, &what)?;

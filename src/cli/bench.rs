@@ -169,11 +169,11 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
             Some(r.tokens_per_s)
         });
         println!(
-            "full fine-tuning: {gflop:.1} GFLOP of matrix products per step; median {:.1} GFLOP/s against the products-only rate {:.1} GFLOP/s (this step's product shapes alone, ablate's kernels, {n_threads} threads, timed just before full in each repeat); full / bound per repeat: {}",
+            "full fine-tuning: {gflop:.1} GFLOP of matrix products per step; median {:.1} GFLOP/s against the products-only rate {:.1} GFLOP/s (this step's product shapes alone, ablate's kernels, {n_threads} threads, timed right before ablate's full step in each repeat); full / bound per repeat: {}",
             gflops("full"),
             gflops(PRODUCTS),
             share.map_or("n/a".into(), |r| format!(
-                "{:.0}% [{:.0}%, {:.0}%]",
+                "{:.1}% [{:.1}%, {:.1}%]",
                 100.0 * r.median,
                 100.0 * r.min,
                 100.0 * r.max

@@ -42,18 +42,19 @@ struct Adapted {
     scale: f32,
 }
 
-/// (m, k, r, n) of an adapted product, checked.
+/// (m, k, r, n) of an adapted product, checked: x is (m, k), W (n, k), A (r, k), B (n, r).
 fn dims(
-    x_elems: usize,
-    k: usize,
+    x: &Layout,
+    w: (usize, usize),
     a: (usize, usize),
     b: (usize, usize),
 ) -> Result<(usize, usize, usize, usize)> {
-    let ((r, ak), (n, br)) = (a, b);
-    if ak != k || br != r || k == 0 {
-        bail!("lora: A {a:?} and B {b:?} do not fit an input of {k} features")
+    let k = x.dims().last().copied().unwrap_or(0);
+    let ((n, wk), (r, ak), (bn, br)) = (w, a, b);
+    if k == 0 || n == 0 || r == 0 || wk != k || ak != k || bn != n || br != r {
+        bail!("lora: W {w:?}, A {a:?} and B {b:?} do not fit an input of {k} features")
     }
-    Ok((x_elems / k, k, r, n))
+    Ok((x.shape().elem_count() / k, k, r, n))
 }
 
 /// The adapter's activation `scale * x A^T`, (m, r).
@@ -84,10 +85,9 @@ impl CustomOp3 for Adapted {
         let CpuStorage::F32(mut y) = y else {
             bail!("lora: the fused op runs on f32 only")
         };
-        let k = *xl.dims().last().unwrap_or(&0);
         let (m, k, r, n) = dims(
-            xl.shape().elem_count(),
-            k,
+            xl,
+            self.weight.dims2()?,
             al.shape().dims2()?,
             bl.shape().dims2()?,
         )?;
@@ -111,8 +111,7 @@ impl CustomOp3 for Adapted {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let k = x.dim(candle_core::D::Minus1)?;
-        let (m, k, r, n) = dims(x.elem_count(), k, a.dims2()?, b.dims2()?)?;
+        let (m, k, r, n) = dims(x.layout(), self.weight.dims2()?, a.dims2()?, b.dims2()?)?;
         let grad = grad.contiguous()?;
         let ts = [&grad, x, a, b, &self.weight];
         let (dx, da, db) = with_cpu_f32(&ts, "lora backward", |t| {

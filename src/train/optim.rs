@@ -243,7 +243,7 @@ impl InplaceOp1 for Update<'_> {
         let (Ok(mut m), Ok(mut v)) = (self.m.lock(), self.v.lock()) else {
             bail!("adamw: moment buffers poisoned")
         };
-        if theta.len() != self.grad.len() || m.len() != theta.len() {
+        if theta.len() != self.grad.len() || m.len() != theta.len() || v.len() != theta.len() {
             bail!("adamw: gradient and parameter sizes differ")
         }
         const CHUNK: usize = 1 << 14;

@@ -202,6 +202,45 @@ fn lora_fused_equals_composed() {
     assert_eq!(fused_adapters() - before, 1, "a trainable base was fused");
 }
 
+/// Without a bias and with a constant input (layer 0 under frozen embeddings), the fused
+/// adapter gives A and B the composed form's gradients and x none.
+#[test]
+fn lora_fused_on_a_constant_input_without_bias() {
+    let (w, x) = (randn(&[40, 24], 31), randn(&[3, 70, 24], 32));
+    let run = |fused: bool| {
+        let (a, b) = (
+            Var::from_tensor(&randn(&[4, 24], 33)).unwrap(),
+            Var::from_tensor(&randn(&[40, 4], 34)).unwrap(),
+        );
+        let layer = Linear::new(Param::frozen("w", w.clone()), None).with_lora(Lora {
+            a: Param::trainable("a", a.as_tensor().clone()).unwrap(),
+            b: Param::trainable("b", b.as_tensor().clone()).unwrap(),
+            scale: 0.5,
+        });
+        let y = if fused {
+            layer.forward(&x)
+        } else {
+            layer.forward_composed(&x)
+        }
+        .unwrap();
+        let r = randn(y.dims(), 35);
+        let g = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        assert!(g.get(&x).is_none(), "a constant input got a gradient");
+        let grad = |v: &Var| g.get(v.as_tensor()).unwrap().clone();
+        (y, grad(&a), grad(&b))
+    };
+    let before = fused_adapters();
+    let (fused, composed) = (run(true), run(false));
+    assert_eq!(
+        fused_adapters() - before,
+        1,
+        "the fused adapter was not taken"
+    );
+    assert!(max_abs_diff(&fused.0, &composed.0) < 1e-5);
+    assert!(max_abs_diff(&fused.1, &composed.1) < 1e-4);
+    assert!(max_abs_diff(&fused.2, &composed.2) < 1e-4);
+}
+
 #[test]
 fn frozen_linear_computes_no_weight_gradient() {
     let x = Var::from_tensor(&randn(&[2, 3, 8], 11)).unwrap();
