@@ -162,6 +162,10 @@ impl ProductShapes {
         })
     }
 
+    fn step_gflop(&self) -> f64 {
+        3.0 * self.forward_flop() / 1e9
+    }
+
     fn forward_flop(&self) -> f64 {
         let linear: usize = self
             .linears
@@ -175,7 +179,7 @@ impl ProductShapes {
 
 /// GFLOP of matrix products in one full fine-tuning step: forward, dX and dW (3x the forward).
 pub fn step_gflop(model: &ModelSpec, b: &BenchSettings) -> Result<f64> {
-    Ok(3.0 * ProductShapes::of(model, b)?.forward_flop() / 1e9)
+    Ok(ProductShapes::of(model, b)?.step_gflop())
 }
 
 pub fn products_bound(model: &ModelSpec, b: &BenchSettings) -> Result<ProductsBound> {
@@ -228,10 +232,9 @@ pub fn products_bound(model: &ModelSpec, b: &BenchSettings) -> Result<ProductsBo
                 });
             Ok(Tensor::from_vec(out, n * (t * t + t * hd), &dev)?)
         })?;
-    let flop = shapes.forward_flop();
     Ok(ProductsBound {
-        step_gflop: 3.0 * flop / 1e9,
-        rate_gflops: flop / seconds / 1e9,
+        step_gflop: shapes.step_gflop(),
+        rate_gflops: shapes.forward_flop() / seconds / 1e9,
     })
 }
 
@@ -480,20 +483,24 @@ pub fn bench(
             plan_paths.push(path);
         }
     }
+    // `ablate bench --one NAME` with this run's settings.
+    let one = |name: &str| {
+        let mut cmd = Command::new(&exe);
+        if let Some(t) = threads {
+            cmd.arg("--threads").arg(t.to_string());
+        }
+        cmd.args(["bench", "--one", name, "--model", model])
+            .args(["--batch", &b.batch_size.to_string()])
+            .args(["--seq-len", &b.seq_len.to_string()])
+            .args(["--steps", &b.steps.to_string()])
+            .args(["--optimizer", &format!("{:?}", b.optimizer).to_lowercase()])
+            .args(["--device", &b.device.to_string()]);
+        cmd
+    };
     let mut all = Vec::new();
     for rep in 0..b.repeats {
         for (i, s) in strategies.iter().enumerate() {
-            let mut cmd = Command::new(&exe);
-            if let Some(t) = threads {
-                cmd.arg("--threads").arg(t.to_string());
-            }
-            cmd.args(["bench", "--one", s, "--model", model])
-                .args(["--batch", &b.batch_size.to_string()])
-                .args(["--seq-len", &b.seq_len.to_string()])
-                .args(["--steps", &b.steps.to_string()])
-                .args(["--optimizer", &format!("{:?}", b.optimizer).to_lowercase()])
-                .args(["--device", &b.device.to_string()]);
-            let mut pair = vec![(cmd, format!("`{s}`"))];
+            let mut pair = vec![(one(s), format!("`{s}`"))];
             if let Some(plan) = plan_paths.get(i) {
                 let mut torch = Command::new(&python);
                 torch.arg(torch_script()).arg(plan);
@@ -510,17 +517,9 @@ pub fn bench(
             // The bound right before ablate's full step, in every repeat: the host's drift then
             // hits both alike, and full over bound pairs up repeat by repeat.
             if b.products_bound && s == "full" {
-                let mut bound = Command::new(&exe);
-                if let Some(t) = threads {
-                    bound.arg("--threads").arg(t.to_string());
-                }
-                bound
-                    .args(["bench", "--one", PRODUCTS, "--model", model])
-                    .args(["--batch", &b.batch_size.to_string()])
-                    .args(["--seq-len", &b.seq_len.to_string()]);
                 // ablate's command is second in a reversed pair.
                 let at = usize::from(pair.len() == 2 && rep % 2 == 1);
-                pair.insert(at, (bound, "the products-only bound".into()));
+                pair.insert(at, (one(PRODUCTS), "the products-only bound".into()));
             }
             for (cmd, what) in pair {
                 let sample = child(cmd, &what)?;

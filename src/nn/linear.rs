@@ -194,6 +194,19 @@ pub(crate) fn linear_fwd_cpu(
     Ok((CpuStorage::F32(y), shape))
 }
 
+/// [`linear_fwd_cpu`] with a weight and bias that an op holds rather than takes as arguments.
+pub(crate) fn frozen_linear_cpu(
+    x: &CpuStorage,
+    xl: &Layout,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+) -> Result<(CpuStorage, Shape)> {
+    with_cpu(weight, |w, wl| match bias {
+        Some(b) => with_cpu(b, |b, bl| linear_fwd_cpu(x, xl, w, wl, Some((b, bl)))),
+        None => linear_fwd_cpu(x, xl, w, wl, None),
+    })
+}
+
 /// (m, n, k, output shape) of `x @ w^T`, checked.
 fn linear_dims(xl: &Layout, wl: &Layout) -> Result<(usize, usize, usize, Shape)> {
     let dims = xl.dims();
@@ -259,10 +272,7 @@ impl CustomOp1 for FrozenMatmul {
     }
 
     fn cpu_fwd(&self, x: &CpuStorage, xl: &Layout) -> Result<(CpuStorage, Shape)> {
-        with_cpu(&self.weight, |w, wl| match &self.bias {
-            Some(b) => with_cpu(b, |b, bl| linear_fwd_cpu(x, xl, w, wl, Some((b, bl)))),
-            None => linear_fwd_cpu(x, xl, w, wl, None),
-        })
+        frozen_linear_cpu(x, xl, &self.weight, self.bias.as_ref())
     }
 
     fn cuda_fwd(&self, x: &CudaStorage, xl: &Layout) -> Result<(CudaStorage, Shape)> {

@@ -13,8 +13,8 @@ use rayon::prelude::*;
 
 use super::counters;
 use super::cpu_gemm::{Mat, product, product_into};
-use super::linear::{Lora, linear_fwd_cpu};
-use super::slices::{contiguous_f32, grad_for, with_cpu, with_cpu_f32};
+use super::linear::{Lora, frozen_linear_cpu};
+use super::slices::{contiguous_f32, grad_for, with_cpu_f32};
 
 /// Rows of the rank-r update added per parallel task.
 const ROWS: usize = 64;
@@ -57,6 +57,15 @@ fn dims(
     Ok((x.shape().elem_count() / k, k, r, n))
 }
 
+/// `dst (m, width) += h (m, r) rhs (r, width)`, in parallel blocks of rows.
+fn add_low_rank(dst: &mut [f32], width: usize, h: &[f32], r: usize, rhs: Mat) {
+    dst.par_chunks_mut(ROWS * width)
+        .zip(h.par_chunks(ROWS * r))
+        .for_each(|(dst, h)| {
+            product_into(dst, h.len() / r, width, r, true, Mat::rows(h, r), rhs);
+        });
+}
+
 /// The adapter's activation `scale * x A^T`, (m, r).
 fn scaled_down(x: &[f32], a: &[f32], (m, k, r): (usize, usize, usize), scale: f32) -> Vec<f32> {
     let mut h = product(m, r, k, Mat::rows(x, k), Mat::cols(a, k));
@@ -78,10 +87,7 @@ impl CustomOp3 for Adapted {
         b: &CpuStorage,
         bl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (y, shape) = with_cpu(&self.weight, |w, wl| match &self.bias {
-            Some(bias) => with_cpu(bias, |c, cl| linear_fwd_cpu(x, xl, w, wl, Some((c, cl)))),
-            None => linear_fwd_cpu(x, xl, w, wl, None),
-        })?;
+        let (y, shape) = frozen_linear_cpu(x, xl, &self.weight, self.bias.as_ref())?;
         let CpuStorage::F32(mut y) = y else {
             bail!("lora: the fused op runs on f32 only")
         };
@@ -94,12 +100,7 @@ impl CustomOp3 for Adapted {
         let xs = contiguous_f32(x, xl, "lora input")?;
         let h = scaled_down(xs, contiguous_f32(a, al, "lora A")?, (m, k, r), self.scale);
         let bs = contiguous_f32(b, bl, "lora B")?;
-        y.par_chunks_mut(ROWS * n)
-            .zip(h.par_chunks(ROWS * r))
-            .for_each(|(y, h)| {
-                let rows = h.len() / r;
-                product_into(y, rows, n, r, true, Mat::rows(h, r), Mat::cols(bs, r));
-            });
+        add_low_rank(&mut y, n, &h, r, Mat::cols(bs, r));
         Ok((CpuStorage::F32(y), shape))
     }
 
@@ -128,12 +129,7 @@ impl CustomOp3 for Adapted {
             let dx = x.track_op().then(|| {
                 counters::count_input_grad();
                 let mut dx = product(m, k, n, Mat::rows(g, n), Mat::rows(w, k));
-                dx.par_chunks_mut(ROWS * k)
-                    .zip(dh.par_chunks(ROWS * r))
-                    .for_each(|(dx, dh)| {
-                        let rows = dh.len() / r;
-                        product_into(dx, rows, k, r, true, Mat::rows(dh, r), Mat::rows(a_, k));
-                    });
+                add_low_rank(&mut dx, k, &dh, r, Mat::rows(a_, k));
                 dx
             });
             Ok((dx, da, db))
