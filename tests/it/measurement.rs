@@ -429,7 +429,12 @@ fn bench_against_pytorch_interleaves_and_pairs() {
             .env("ABLATE_PYTHON", &fake)
             .args(["--threads", "1", "bench", "--model"])
             .arg(fixture("tiny-llama"))
-            .args(["--strategies", "full,attn_embed_frozen", "--batch", "2"])
+            .args([
+                "--strategies",
+                "full,attn_embed_frozen,eval",
+                "--batch",
+                "2",
+            ])
             .args(["--seq-len", "16", "--steps", "1", "--repeats", "2"])
             .args(["--against", "pytorch", "--results"])
             .arg(dir.path()),
@@ -450,13 +455,19 @@ fn bench_against_pytorch_interleaves_and_pairs() {
             "pytorch full",
             "candle attn_embed_frozen",
             "pytorch attn_embed_frozen",
+            "candle products_forward",
+            "candle eval",
+            "pytorch eval",
             "pytorch full",
             "candle products_only",
             "candle full",
             "pytorch attn_embed_frozen",
             "candle attn_embed_frozen",
+            "pytorch eval",
+            "candle products_forward",
+            "candle eval",
         ],
-        "A B, then B A, one strategy at a time; the products-only bound right before ablate's full"
+        "A B, then B A, one strategy at a time; each bound right before ablate's full or eval"
     );
     // Each framework's row names its own matrix backend.
     let gemm = strings_required(&rows, "gemm").unwrap();
@@ -472,7 +483,7 @@ fn bench_against_pytorch_interleaves_and_pairs() {
         numbers(&rows, "tokens_per_s").unwrap(),
         numbers(&rows, "step_s").unwrap(),
     );
-    for i in [0, 6] {
+    for i in [0, 5, 9, 14] {
         let (t, s) = (tps[i].unwrap(), step[i].unwrap());
         assert!(t > 0.0 && (t * s - 32.0).abs() < 1e-6, "{t} {s}");
         assert_eq!(numbers(&rows, "peak_mem_bytes").unwrap()[i], None);
@@ -507,7 +518,7 @@ fn bench_against_pytorch_interleaves_and_pairs() {
     // The printed memory ratio pairs each repeat: ablate's heap over the stand-in's 1 GB.
     let text = String::from_utf8_lossy(&out.stdout);
     let mem = numbers(&rows, "peak_mem_bytes").unwrap();
-    let mut r: Vec<f64> = [mem[1], mem[7]].iter().map(|m| m.unwrap() / 1e9).collect();
+    let mut r: Vec<f64> = [mem[1], mem[10]].iter().map(|m| m.unwrap() / 1e9).collect();
     r.sort_by(f64::total_cmp);
     let line = text
         .lines()
@@ -522,19 +533,37 @@ fn bench_against_pytorch_interleaves_and_pairs() {
         )),
         "{text}"
     );
-    // Full over the bound pairs each repeat's full step with the bound timed just before it.
-    let mut share: Vec<f64> = [(1, 0), (7, 6)]
-        .iter()
-        .map(|&(f, b)| 100.0 * tps[f].unwrap() / tps[b].unwrap())
-        .collect();
-    share.sort_by(f64::total_cmp);
-    let want = format!(
-        "full / bound per repeat: {:.1}% [{:.1}%, {:.1}%]",
-        (share[0] + share[1]) / 2.0,
-        share[0],
-        share[1]
+    // Each measurement over its bound pairs the repeat's measurement with the bound timed just
+    // before it; the stand-in's 16 tokens/s against eval's bound give the 1.5x line.
+    let pct = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        format!("{:.1}% [{:.1}%, {:.1}%]", (v[0] + v[1]) / 2.0, v[0], v[1])
+    };
+    let share = |pairs: [(usize, usize); 2], k: f64| {
+        pct(pairs
+            .iter()
+            .map(|&(f, b)| k * 100.0 * tps[f].unwrap() / tps[b].unwrap())
+            .collect())
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let after = |head: &str| {
+        let i = lines.iter().position(|l| l.starts_with(head)).unwrap();
+        lines[i + 1..].join("\n")
+    };
+    let full = after("full: ");
+    let want = format!("of the bound: ablate {}", share([(1, 0), (10, 9)], 1.0));
+    assert!(
+        full.starts_with(&format!("  per repeat, {want}")),
+        "{want} not in {text}"
     );
-    assert!(text.contains(&want), "{want} not in {text}");
+    let eval = after("eval: ");
+    let want = format!("of the bound: ablate {}", share([(6, 5), (15, 14)], 1.0));
+    assert!(eval.contains(&want), "{want} not in {text}");
+    let want = format!(
+        "1.5x PyTorch's eval would need {} of the bound",
+        share([(7, 5), (13, 14)], 1.5)
+    );
+    assert!(eval.contains(&want), "{want} not in {text}");
 }
 
 /// `eval` in the strategy list measures forward-only evaluation of the frozen model: nothing
