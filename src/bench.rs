@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::device::DeviceSpec;
 use crate::config::train::{OptimizerKind, TrainSettings};
-use crate::eval::next_token_loss;
+use crate::eval::lm_loss;
 use crate::measure::device_mem;
 use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::median;
@@ -333,7 +333,7 @@ pub fn measure_eval(model: &ModelSpec, b: &BenchSettings, device: &Device) -> Re
     for (i, batch) in blocks.chunks(b.batch_size).enumerate() {
         let t0 = Instant::now();
         let ids = Tensor::from_vec(batch.concat(), (batch.len(), b.seq_len), device)?;
-        next_token_loss(&m.lm.forward(&ids)?, &ids)?.to_scalar::<f32>()?;
+        lm_loss(m.lm.as_ref(), &ids)?.to_scalar::<f32>()?;
         if i > 0 {
             timed.push(t0.elapsed().as_secs_f64());
         }

@@ -4,4 +4,4 @@ pub mod chat;
 pub mod generate;
 pub mod perplexity;
 
-pub use perplexity::{Perplexity, next_token_loss, perplexity};
+pub use perplexity::{Perplexity, lm_loss, next_token_loss, perplexity};

@@ -8,21 +8,37 @@ use candle_core::{Device, Tensor};
 
 use crate::models::CausalLm;
 use crate::nn::cross_entropy::cross_entropy;
+use crate::nn::linear_cross_entropy::linear_cross_entropy;
 use crate::nn::slices::fused_ok;
 
 /// Mean next-token cross-entropy of logits (batch, seq, vocab) against ids (batch, seq).
 pub fn next_token_loss(logits: &Tensor, ids: &Tensor) -> candle_core::Result<Tensor> {
     let (b, t, v) = logits.dims3()?;
     if fused_ok(logits) && ids.dtype() == candle_core::DType::U32 {
-        // Row (i, j) predicts token (i, j + 1); the last position of each block has no target.
-        let ids: Vec<Vec<u32>> = ids.to_vec2()?;
-        let targets = ids
-            .iter()
-            .flat_map(|row| (0..t).map(move |j| row.get(j + 1).copied()))
-            .collect();
-        return cross_entropy(&logits.reshape((b * t, v))?, targets);
+        return cross_entropy(&logits.reshape((b * t, v))?, next_targets(ids)?);
     }
     next_token_loss_composed(logits, ids)
+}
+
+/// The model's mean next-token cross-entropy on ids (batch, seq). On the CPU the lm_head and the
+/// loss run as one op over chunks of rows (`nn::linear_cross_entropy`): the logits never exist
+/// whole; elsewhere, the logits and then the loss.
+pub fn lm_loss(lm: &dyn CausalLm, ids: &Tensor) -> candle_core::Result<Tensor> {
+    let hidden = lm.hidden(ids)?;
+    if fused_ok(&hidden) && ids.dtype() == candle_core::DType::U32 {
+        let (b, t, d) = hidden.dims3()?;
+        return linear_cross_entropy(&hidden.reshape((b * t, d))?, lm.head(), next_targets(ids)?);
+    }
+    next_token_loss(&lm.head().forward(&hidden)?, ids)
+}
+
+/// Row (i, j) predicts token (i, j + 1); the last position of each block has no target.
+fn next_targets(ids: &Tensor) -> candle_core::Result<Vec<Option<u32>>> {
+    let ids: Vec<Vec<u32>> = ids.to_vec2()?;
+    Ok(ids
+        .iter()
+        .flat_map(|row| (0..row.len()).map(move |j| row.get(j + 1).copied()))
+        .collect())
 }
 
 /// The composed loss (candle-nn's log-softmax and gather), the reference for the fused op.
@@ -66,10 +82,19 @@ pub fn perplexity(
     for chunk in blocks.chunks(batch_size.max(1)) {
         let flat: Vec<u32> = chunk.iter().flat_map(|b| b.iter().copied()).collect();
         let ids = Tensor::from_vec(flat, (chunk.len(), block_len), device)?;
-        let logits = lm.forward(&ids)?;
+        // One block at a time through the lm_head and the loss: the logits of a whole batch
+        // are never held.
+        let hidden = lm.hidden(&ids)?;
         for i in 0..chunk.len() {
             let one = |t: &Tensor| t.narrow(0, i, 1);
-            let mean = next_token_loss(&one(&logits)?.contiguous()?, &one(&ids)?)?;
+            let ids = one(&ids)?;
+            let mean = if fused_ok(&hidden) {
+                let (_, t, d) = hidden.dims3()?;
+                let h = one(&hidden)?.reshape((t, d))?;
+                linear_cross_entropy(&h, lm.head(), next_targets(&ids)?)?
+            } else {
+                next_token_loss(&lm.head().forward(&one(&hidden)?)?, &ids)?
+            };
             block_nll.push(mean.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?);
         }
     }

@@ -120,7 +120,7 @@ impl Block {
 }
 
 impl CausalLm for GptNeo {
-    fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+    fn hidden(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         let t = ids.dim(1)?;
         if t > self.cfg.max_position_embeddings {
             candle_core::bail!(
@@ -133,7 +133,11 @@ impl CausalLm for GptNeo {
         for block in &self.blocks {
             x = block.forward(&x, self.cfg.num_heads)?;
         }
-        self.lm_head.forward(&self.ln_f.forward(&x)?)
+        self.ln_f.forward(&x)
+    }
+
+    fn head(&self) -> &Linear {
+        &self.lm_head
     }
 
     fn params(&self) -> Vec<&Param> {

@@ -138,13 +138,16 @@ impl Block {
 }
 
 impl CausalLm for Llama {
-    fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+    fn hidden(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         let mut x = embed(&self.embed_tokens, ids)?;
         for layer in &self.layers {
             x = layer.forward(&x, &self.cfg, &self.rope)?;
         }
-        let x = self.norm.forward(&x)?;
-        self.lm_head.forward(&x)
+        self.norm.forward(&x)
+    }
+
+    fn head(&self) -> &Linear {
+        &self.lm_head
     }
 
     fn params(&self) -> Vec<&Param> {

@@ -26,7 +26,14 @@ pub use weights::{ParamPlan, WeightSet};
 
 /// A decoder-only LM: token ids (batch, seq) -> logits (batch, seq, vocab) at every position.
 pub trait CausalLm: Send + Sync {
-    fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor>;
+    /// The final hidden states (batch, seq, hidden), normalised, before the lm_head.
+    fn hidden(&self, ids: &Tensor) -> candle_core::Result<Tensor>;
+    /// The lm_head (tied models: a layer over the embedding table).
+    fn head(&self) -> &crate::nn::Linear;
+    /// Logits (batch, seq, vocab).
+    fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        self.head().forward(&self.hidden(ids)?)
+    }
     /// Every distinct parameter once (a tied lm_head is not counted twice), in checkpoint order.
     fn params(&self) -> Vec<&Param>;
     fn arch(&self) -> &ArchConfig;

@@ -85,21 +85,37 @@ pub(crate) fn product_into(
     lhs: Mat,
     rhs: Mat,
 ) {
+    product_into_on(dst, m, n, k, accumulate, lhs, rhs, Threads::Caller)
+}
+
+/// dst (m, n), row-major, = [dst +] lhs (m, k) rhs (k, n), on all threads.
+pub(crate) fn product_into_all(
+    dst: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    accumulate: bool,
+    lhs: Mat,
+    rhs: Mat,
+) {
+    product_into_on(dst, m, n, k, accumulate, lhs, rhs, Threads::All)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn product_into_on(
+    dst: &mut [f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    accumulate: bool,
+    lhs: Mat,
+    rhs: Mat,
+    threads: Threads,
+) {
     check(dst.len(), m, n, k, lhs, rhs);
     // SAFETY: `check` keeps every index inside the slices; `dst` is borrowed mutably, so it
     // overlaps neither operand.
-    unsafe {
-        run(
-            dst.as_mut_ptr(),
-            m,
-            n,
-            k,
-            accumulate,
-            lhs,
-            rhs,
-            Threads::Caller,
-        )
-    }
+    unsafe { run(dst.as_mut_ptr(), m, n, k, accumulate, lhs, rhs, threads) }
 }
 
 fn check(dst_len: usize, m: usize, n: usize, k: usize, lhs: Mat, rhs: Mat) {

@@ -15,16 +15,7 @@ use super::slices::{contiguous_f32, fused_ok, par_fill};
 /// ignored, e.g. the last position of each block).
 pub fn cross_entropy(logits: &Tensor, targets: Vec<Option<u32>>) -> Result<Tensor> {
     let (rows, vocab) = logits.dims2()?;
-    if targets.len() != rows {
-        bail!("cross-entropy: {} targets for {rows} rows", targets.len())
-    }
-    if let Some(t) = targets.iter().flatten().find(|t| **t as usize >= vocab) {
-        bail!("cross-entropy: target {t} outside the vocabulary of {vocab}")
-    }
-    let counted = targets.iter().flatten().count();
-    if counted == 0 {
-        bail!("cross-entropy: no targets")
-    }
+    let counted = check_targets(&targets, rows, vocab)?;
     if !fused_ok(logits) {
         bail!("cross-entropy: the fused op runs on f32 CPU tensors")
     }
@@ -35,6 +26,20 @@ pub fn cross_entropy(logits: &Tensor, targets: Vec<Option<u32>>) -> Result<Tenso
             counted,
             lse: Mutex::new(None),
         })))
+}
+
+/// One target per row, each inside the vocabulary; returns how many rows have one (at least 1).
+pub(crate) fn check_targets(targets: &[Option<u32>], rows: usize, vocab: usize) -> Result<usize> {
+    if targets.len() != rows {
+        bail!("cross-entropy: {} targets for {rows} rows", targets.len())
+    }
+    if let Some(t) = targets.iter().flatten().find(|t| **t as usize >= vocab) {
+        bail!("cross-entropy: target {t} outside the vocabulary of {vocab}")
+    }
+    match targets.iter().flatten().count() {
+        0 => bail!("cross-entropy: no targets"),
+        counted => Ok(counted),
+    }
 }
 
 struct CrossEntropy {

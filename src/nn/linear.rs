@@ -76,6 +76,12 @@ impl Linear {
             .then(|| self.weight.tensor())
     }
 
+    /// The weight of a layer that is its weight alone (no bias, no adapter), trainable or not:
+    /// what a fused op may take as the layer's matrix.
+    pub fn plain_weight(&self) -> Option<&Tensor> {
+        (self.bias.is_none() && self.lora.is_none()).then(|| self.weight.tensor())
+    }
+
     pub fn params(&self) -> Vec<&Param> {
         let adapters = self.lora.iter().flat_map(|l| [&l.a, &l.b]);
         std::iter::once(&self.weight)

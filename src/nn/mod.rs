@@ -11,6 +11,7 @@ pub mod counters;
 pub(crate) mod cpu_gemm;
 pub mod cross_entropy;
 pub mod linear;
+pub mod linear_cross_entropy;
 pub(crate) mod lora;
 pub mod matmul;
 pub mod norm;

@@ -11,7 +11,7 @@ use candle_core::{Device, Tensor, Var};
 use super::batches::Batches;
 use super::optim::{AdamWOptimizer, global_grad_norm};
 use crate::config::train::TrainSettings;
-use crate::eval::next_token_loss;
+use crate::eval::lm_loss;
 use crate::measure::{self, alloc, device_mem, rss, stats};
 use crate::models::CausalLm;
 
@@ -110,9 +110,7 @@ pub fn train(
         let micro_batches = s.grad_accum.max(1);
         for _ in 0..micro_batches {
             let ids = Tensor::from_vec(batches.next_batch(), (s.batch_size, seq_len), device)?;
-            let logits = lm.forward(&ids)?;
-            let loss = next_token_loss(&logits, &ids)?;
-            drop(logits);
+            let loss = lm_loss(lm, &ids)?;
             let value = f64::from(loss.to_scalar::<f32>()?);
             if !value.is_finite() {
                 outcome = Outcome::Diverged {

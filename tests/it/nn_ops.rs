@@ -415,3 +415,78 @@ fn attention_gives_no_gradient_to_a_constant_input() {
         }
     }
 }
+
+/// The lm_head fused with the loss over chunks of rows (300 rows: two full chunks and a part)
+/// gives the loss and both gradients of the logits-then-loss pair, scaled by the incoming
+/// gradient; a frozen head gets no dW; with nothing tracked, the loss alone.
+#[test]
+fn linear_cross_entropy_equals_logits_then_loss() {
+    use ablate::nn::cross_entropy::cross_entropy;
+    use ablate::nn::linear_cross_entropy::linear_cross_entropy;
+    let (rows, d, vocab) = (300, 24, 50);
+    let targets: Vec<Option<u32>> = (0..rows)
+        .map(|i| (i % 7 != 6).then_some(((i * 13) % vocab) as u32))
+        .collect();
+    let (h0, w0) = (randn(&[rows, d], 41), randn(&[vocab, d], 42));
+    let run = |fused: bool, trainable: bool| {
+        let (h, w) = (
+            Var::from_tensor(&h0).unwrap(),
+            Var::from_tensor(&w0).unwrap(),
+        );
+        let head = if trainable {
+            Linear::new(Param::trainable("w", w.as_tensor().clone()).unwrap(), None)
+        } else {
+            Linear::new(Param::frozen("w", w0.clone()), None)
+        };
+        let loss = if fused {
+            linear_cross_entropy(h.as_tensor(), &head, targets.clone())
+        } else {
+            cross_entropy(&head.forward(h.as_tensor()).unwrap(), targets.clone())
+        }
+        .unwrap();
+        // An incoming gradient of 2: backward scales what forward computed.
+        let g = (&loss * 2.0).unwrap().backward().unwrap();
+        let dw = g.get(w.as_tensor()).cloned();
+        let dh = g.get(h.as_tensor()).unwrap().clone();
+        (loss.to_scalar::<f32>().unwrap(), dh, dw)
+    };
+    for trainable in [true, false] {
+        let (l1, dh1, dw1) = run(true, trainable);
+        let (l2, dh2, dw2) = run(false, trainable);
+        assert!((l1 - l2).abs() < 1e-5, "loss {l1} vs {l2}");
+        assert!(l1 > 3.0, "a loss near ln(50) = 3.9 expected, got {l1}");
+        let d = max_abs_diff(&dh1, &dh2);
+        assert!(d < 1e-6, "dh differs by {d}");
+        assert!(max_abs_diff(&dh1, &dh1.zeros_like().unwrap()) > 1e-4);
+        match (dw1, dw2) {
+            (Some(a), Some(b)) => {
+                assert!(trainable);
+                let d = max_abs_diff(&a, &b);
+                assert!(d < 1e-6, "dW differs by {d}");
+                assert!(max_abs_diff(&a, &a.zeros_like().unwrap()) > 1e-4);
+            }
+            (None, None) => assert!(!trainable),
+            _ => panic!("fused and composed disagree on whether W has a gradient"),
+        }
+    }
+    // Frozen: the fused op runs the input-gradient product only, in forward.
+    let frozen = Linear::new(Param::frozen("w", w0.clone()), None);
+    let h = Var::from_tensor(&h0).unwrap();
+    let (dw0, dx0) = backward_matmuls();
+    linear_cross_entropy(h.as_tensor(), &frozen, targets.clone()).unwrap();
+    let (dw1, dx1) = backward_matmuls();
+    assert_eq!((dw1 - dw0, dx1 - dx0), (0, 1), "frozen head: dX only");
+    // Nothing tracked: the same loss, no gradient product.
+    let loss = linear_cross_entropy(&h0, &frozen, targets.clone()).unwrap();
+    assert_eq!(
+        backward_matmuls(),
+        (dw1, dx1),
+        "evaluation ran a gradient product"
+    );
+    let want = cross_entropy(&frozen.forward(&h0).unwrap(), targets).unwrap();
+    let (a, b) = (
+        loss.to_scalar::<f32>().unwrap(),
+        want.to_scalar::<f32>().unwrap(),
+    );
+    assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+}
