@@ -8,7 +8,7 @@ use candle_core::{Device, Tensor};
 
 use crate::models::CausalLm;
 use crate::nn::cross_entropy::cross_entropy;
-use crate::nn::linear_cross_entropy::linear_cross_entropy;
+use crate::nn::linear_cross_entropy::{linear_cross_entropy, linear_cross_entropy_no_grad};
 use crate::nn::slices::fused_ok;
 
 /// Mean next-token cross-entropy of logits (batch, seq, vocab) against ids (batch, seq).
@@ -83,17 +83,17 @@ pub fn perplexity(
         let flat: Vec<u32> = chunk.iter().flat_map(|b| b.iter().copied()).collect();
         let ids = Tensor::from_vec(flat, (chunk.len(), block_len), device)?;
         // One block at a time through the lm_head and the loss: the logits of a whole batch
-        // are never held.
-        let hidden = lm.hidden(&ids)?;
+        // are never held. Nothing here is differentiated, even where the weights train.
+        let hidden = lm.hidden(&ids)?.detach();
         for i in 0..chunk.len() {
             let one = |t: &Tensor| t.narrow(0, i, 1);
             let ids = one(&ids)?;
             let mean = if fused_ok(&hidden) {
                 let (_, t, d) = hidden.dims3()?;
                 let h = one(&hidden)?.reshape((t, d))?;
-                linear_cross_entropy(&h, lm.head(), next_targets(&ids)?)?
+                linear_cross_entropy_no_grad(&h, lm.head(), next_targets(&ids)?)?
             } else {
-                next_token_loss(&lm.head().forward(&one(&hidden)?)?, &ids)?
+                next_token_loss(&lm.head().forward(&one(&hidden)?)?.detach(), &ids)?
             };
             block_nll.push(mean.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?);
         }

@@ -22,32 +22,53 @@ use super::slices::{contiguous_f32, fused_ok};
 const CHUNK_ROWS: usize = 256;
 
 /// Mean cross-entropy of `head(hidden)` (hidden: rows x d) against `targets` (one per row;
-/// `None` rows are ignored). One fused op where the head is a plain weight (no bias, no adapter)
-/// on f32 CPU tensors; the logits, then the fused cross-entropy, elsewhere.
+/// `None` rows are ignored), with gradients for whichever of hidden and the head's weight is
+/// tracked. One fused op where the head is a plain weight (no bias, no adapter) on f32 CPU
+/// tensors; the logits, then the fused cross-entropy, elsewhere.
 pub fn linear_cross_entropy(
     hidden: &Tensor,
     head: &Linear,
     targets: Vec<Option<u32>>,
 ) -> Result<Tensor> {
-    let w = head.plain_weight();
-    match w.filter(|w| fused_ok(hidden) && fused_ok(w)) {
-        Some(w) => {
-            let (rows, _) = hidden.dims2()?;
-            let (vocab, _) = w.dims2()?;
-            let counted = check_targets(&targets, rows, vocab)?;
-            let op = LinearCrossEntropy {
-                targets,
-                counted,
-                grad_hidden: hidden.track_op(),
-                grad_weight: w.track_op(),
-                grads: Mutex::new(None),
-            };
-            hidden
-                .contiguous()?
-                .apply_op2_arc(w, std::sync::Arc::new(Box::new(op)))
-        }
+    match fusable(hidden, head) {
+        Some(w) => fused(hidden, w, targets, true),
         None => cross_entropy(&head.forward(hidden)?, targets),
     }
+}
+
+/// The same loss for evaluation: no gradient computed or recorded, even for a model whose
+/// weights train (curves scored between steps).
+pub fn linear_cross_entropy_no_grad(
+    hidden: &Tensor,
+    head: &Linear,
+    targets: Vec<Option<u32>>,
+) -> Result<Tensor> {
+    let hidden = hidden.detach();
+    match fusable(&hidden, head) {
+        Some(w) => fused(&hidden, &w.detach(), targets, false),
+        None => cross_entropy(&head.forward(&hidden)?.detach(), targets),
+    }
+}
+
+fn fusable<'a>(hidden: &Tensor, head: &'a Linear) -> Option<&'a Tensor> {
+    head.plain_weight()
+        .filter(|w| fused_ok(hidden) && fused_ok(w))
+}
+
+fn fused(hidden: &Tensor, w: &Tensor, targets: Vec<Option<u32>>, grads: bool) -> Result<Tensor> {
+    let (rows, _) = hidden.dims2()?;
+    let (vocab, _) = w.dims2()?;
+    let counted = check_targets(&targets, rows, vocab)?;
+    let op = LinearCrossEntropy {
+        targets,
+        counted,
+        grad_hidden: grads && hidden.track_op(),
+        grad_weight: grads && w.track_op(),
+        grads: Mutex::new(None),
+    };
+    hidden
+        .contiguous()?
+        .apply_op2_arc(w, std::sync::Arc::new(Box::new(op)))
 }
 
 struct LinearCrossEntropy {

@@ -422,7 +422,7 @@ fn attention_gives_no_gradient_to_a_constant_input() {
 #[test]
 fn linear_cross_entropy_equals_logits_then_loss() {
     use ablate::nn::cross_entropy::cross_entropy;
-    use ablate::nn::linear_cross_entropy::linear_cross_entropy;
+    use ablate::nn::linear_cross_entropy::{linear_cross_entropy, linear_cross_entropy_no_grad};
     let (rows, d, vocab) = (300, 24, 50);
     let targets: Vec<Option<u32>> = (0..rows)
         .map(|i| (i % 7 != 6).then_some(((i * 13) % vocab) as u32))
@@ -476,13 +476,19 @@ fn linear_cross_entropy_equals_logits_then_loss() {
     linear_cross_entropy(h.as_tensor(), &frozen, targets.clone()).unwrap();
     let (dw1, dx1) = backward_matmuls();
     assert_eq!((dw1 - dw0, dx1 - dx0), (0, 1), "frozen head: dX only");
-    // Nothing tracked: the same loss, no gradient product.
+    // Nothing tracked, or evaluation of a head and input that train: the same loss, no
+    // gradient product.
     let loss = linear_cross_entropy(&h0, &frozen, targets.clone()).unwrap();
+    let w = Var::from_tensor(&w0).unwrap();
+    let trainable = Linear::new(Param::trainable("w", w.as_tensor().clone()).unwrap(), None);
+    let scored = linear_cross_entropy_no_grad(h.as_tensor(), &trainable, targets.clone()).unwrap();
     assert_eq!(
         backward_matmuls(),
         (dw1, dx1),
         "evaluation ran a gradient product"
     );
+    assert!(!scored.track_op(), "evaluation recorded a graph");
+    assert!((scored.to_scalar::<f32>().unwrap() - loss.to_scalar::<f32>().unwrap()).abs() < 1e-6);
     let want = cross_entropy(&frozen.forward(&h0).unwrap(), targets).unwrap();
     let (a, b) = (
         loss.to_scalar::<f32>().unwrap(),
