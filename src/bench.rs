@@ -125,6 +125,15 @@ pub fn bound_of(name: &str) -> Option<bool> {
     }
 }
 
+/// The pseudo-strategy that bounds `strategy`, timed right before it, if it has one.
+pub fn bound_for(strategy: &str) -> Option<&'static str> {
+    match strategy {
+        "full" => Some(PRODUCTS),
+        EVAL => Some(PRODUCTS_FORWARD),
+        _ => None,
+    }
+}
+
 /// The matrix products of a full step: linears (rows x in -> out, with their count) and the
 /// attention products per layer.
 struct ProductShapes {
@@ -571,12 +580,7 @@ pub fn bench(
             // The bound right before ablate's full step (its forward half before eval), in
             // every repeat: the host's drift then hits both alike, and measurement over bound
             // pairs up repeat by repeat.
-            let bound = match s.as_str() {
-                "full" => Some(PRODUCTS),
-                EVAL => Some(PRODUCTS_FORWARD),
-                _ => None,
-            };
-            if let Some(name) = bound.filter(|_| b.products_bound) {
+            if let Some(name) = bound_for(s).filter(|_| b.products_bound) {
                 // ablate's command is second in a reversed pair.
                 let at = usize::from(pair.len() == 2 && rep % 2 == 1);
                 pair.insert(at, (one(name), format!("the products-only bound `{name}`")));

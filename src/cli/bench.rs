@@ -1,8 +1,8 @@
 use std::path::PathBuf;
 
 use ablate::bench::{
-    BenchSettings, EVAL, PRODUCTS, PRODUCTS_FORWARD, Ratio, bench as run_bench, bound_of,
-    measure_eval, measure_one, measure_products, paired, paired_ratio, step_gflop,
+    BenchSettings, EVAL, Ratio, bench as run_bench, bound_for, bound_of, measure_eval, measure_one,
+    measure_products, paired, paired_ratio, step_gflop,
 };
 use ablate::config::device::DeviceSpec;
 use ablate::config::train::OptimizerKind;
@@ -60,7 +60,7 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
         against_pytorch: a.against.is_some(),
         products_bound: a.against.is_some()
             && a.device.is_cpu()
-            && a.strategies.iter().any(|s| s == "full" || s == EVAL),
+            && a.strategies.iter().any(|s| bound_for(s).is_some()),
     };
     if let Some(name) = &a.one {
         let (model, device) = (ModelSpec::parse(&a.model)?, a.device.open()?);
@@ -184,23 +184,14 @@ fn print_bounds(
         })
     };
     let tps = |r: &BenchRow| Some(r.tokens_per_s);
-    for (name, bound, gflop, what) in [
-        (
-            "full",
-            PRODUCTS,
-            step,
-            "full fine-tuning step (forward, dX and dW)",
-        ),
-        (
-            EVAL,
-            PRODUCTS_FORWARD,
-            step / 3.0,
-            "eval batch (forward only)",
-        ),
+    for (name, gflop, what) in [
+        ("full", step, "full fine-tuning step (forward, dX and dW)"),
+        (EVAL, step / 3.0, "eval batch (forward only)"),
     ] {
-        if !rows.iter().any(|r| r.strategy == bound) {
+        // A bound this run timed.
+        let Some(bound) = bound_for(name).filter(|b| rows.iter().any(|r| r.strategy == *b)) else {
             continue;
-        }
+        };
         let gflops = |strategy: &str, fw: &str| {
             let v: Vec<f64> = rows
                 .iter()

@@ -7,6 +7,7 @@ use anyhow::{Result, bail};
 use candle_core::{Device, Tensor};
 
 use crate::models::CausalLm;
+use crate::nn::Linear;
 use crate::nn::cross_entropy::cross_entropy;
 use crate::nn::linear_cross_entropy::{linear_cross_entropy, linear_cross_entropy_no_grad};
 use crate::nn::slices::fused_ok;
@@ -24,12 +25,28 @@ pub fn next_token_loss(logits: &Tensor, ids: &Tensor) -> candle_core::Result<Ten
 /// loss run as one op over chunks of rows (`nn::linear_cross_entropy`): the logits never exist
 /// whole; elsewhere, the logits and then the loss.
 pub fn lm_loss(lm: &dyn CausalLm, ids: &Tensor) -> candle_core::Result<Tensor> {
-    let hidden = lm.hidden(ids)?;
-    if fused_ok(&hidden) && ids.dtype() == candle_core::DType::U32 {
+    head_loss(lm.head(), &lm.hidden(ids)?, ids, true)
+}
+
+/// The next-token loss of hidden states (batch, seq, d) through `head`; `grads`: with
+/// gradients for what is tracked, else none computed or recorded (evaluation).
+fn head_loss(
+    head: &Linear,
+    hidden: &Tensor,
+    ids: &Tensor,
+    grads: bool,
+) -> candle_core::Result<Tensor> {
+    if fused_ok(hidden) && ids.dtype() == candle_core::DType::U32 {
         let (b, t, d) = hidden.dims3()?;
-        return linear_cross_entropy(&hidden.reshape((b * t, d))?, lm.head(), next_targets(ids)?);
+        let (h, targets) = (hidden.reshape((b * t, d))?, next_targets(ids)?);
+        return if grads {
+            linear_cross_entropy(&h, head, targets)
+        } else {
+            linear_cross_entropy_no_grad(&h, head, targets)
+        };
     }
-    next_token_loss(&lm.head().forward(&hidden)?, ids)
+    let logits = head.forward(hidden)?;
+    next_token_loss(&if grads { logits } else { logits.detach() }, ids)
 }
 
 /// Row (i, j) predicts token (i, j + 1); the last position of each block has no target.
@@ -87,14 +104,7 @@ pub fn perplexity(
         let hidden = lm.hidden(&ids)?.detach();
         for i in 0..chunk.len() {
             let one = |t: &Tensor| t.narrow(0, i, 1);
-            let ids = one(&ids)?;
-            let mean = if fused_ok(&hidden) {
-                let (_, t, d) = hidden.dims3()?;
-                let h = one(&hidden)?.reshape((t, d))?;
-                linear_cross_entropy_no_grad(&h, lm.head(), next_targets(&ids)?)?
-            } else {
-                next_token_loss(&lm.head().forward(&one(&hidden)?)?.detach(), &ids)?
-            };
+            let mean = head_loss(lm.head(), &one(&hidden)?, &one(&ids)?, false)?;
             block_nll.push(mean.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?);
         }
     }

@@ -49,9 +49,15 @@ struct CrossEntropy {
     lse: Mutex<Option<Vec<f32>>>,
 }
 
-fn log_sum_exp(row: &[f32]) -> f32 {
+pub(crate) fn log_sum_exp(row: &[f32]) -> f32 {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     max + super::simd::sum_exp_shifted(row, max).ln()
+}
+
+/// A row of logits, in place, becomes its row of the loss gradient: `scale * (softmax - onehot)`.
+pub(crate) fn into_grad_row(row: &mut [f32], lse: f32, target: u32, scale: f32) {
+    super::simd::exp_shifted(row, lse, scale);
+    row[target as usize] -= scale;
 }
 
 impl CustomOp1 for CrossEntropy {
@@ -109,8 +115,7 @@ impl CustomOp1 for CrossEntropyGrad {
         let (out, _) = par_fill(x.len(), vocab, |i, o| {
             let Some(t) = self.targets[i] else { return };
             o.copy_from_slice(&x[i * vocab..][..vocab]);
-            super::simd::exp_shifted(o, self.lse[i], self.scale);
-            o[t as usize] -= self.scale;
+            into_grad_row(o, self.lse[i], t, self.scale);
         });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }

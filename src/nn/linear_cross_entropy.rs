@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use super::Linear;
 use super::counters;
 use super::cpu_gemm::{Mat, product, product_into_all};
-use super::cross_entropy::{check_targets, cross_entropy};
+use super::cross_entropy::{check_targets, cross_entropy, into_grad_row, log_sum_exp};
 use super::slices::{contiguous_f32, fused_ok};
 
 /// Rows per chunk: 256 x 49152 logits are 50 MB, half of a 4 x 128 batch's; each chunk packs W
@@ -102,6 +102,7 @@ impl CustomOp2 for LinearCrossEntropy {
             bail!("linear-cross-entropy: hidden width {d}, weight ({vocab}, {wd})")
         }
         let scale = 1.0 / self.counted as f32;
+        let grad = self.grad_hidden || self.grad_weight;
         let mut dh = self.grad_hidden.then(|| vec![0f32; rows * d]);
         let mut dw: Option<Vec<f32>> = None;
         let mut total = 0f64;
@@ -110,24 +111,25 @@ impl CustomOp2 for LinearCrossEntropy {
             let hc = &h[r0 * d..(r0 + m) * d];
             let targets = &self.targets[r0..r0 + m];
             let mut logits = product(m, vocab, d, Mat::rows(hc, d), Mat::cols(w, d));
-            // Each row's loss; with gradients wanted, the row becomes its gradient in place.
-            let grad = self.grad_hidden || self.grad_weight;
+            // Each row's loss; with gradients wanted, the row becomes its gradient in place (a
+            // row without a target contributes none).
             total += logits
                 .par_chunks_mut(vocab)
                 .zip(targets)
-                .map(|(row, t)| {
-                    let Some(t) = *t else {
+                .map(|(row, t)| match *t {
+                    None if grad => {
                         row.fill(0.0);
-                        return 0.0;
-                    };
-                    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    let lse = max + super::simd::sum_exp_shifted(row, max).ln();
-                    let nll = f64::from(lse - row[t as usize]);
-                    if grad {
-                        super::simd::exp_shifted(row, lse, scale);
-                        row[t as usize] -= scale;
+                        0.0
                     }
-                    nll
+                    None => 0.0,
+                    Some(t) => {
+                        let lse = log_sum_exp(row);
+                        let nll = f64::from(lse - row[t as usize]);
+                        if grad {
+                            into_grad_row(row, lse, t, scale);
+                        }
+                        nll
+                    }
                 })
                 .sum::<f64>();
             if let Some(dh) = dh.as_mut() {
