@@ -200,9 +200,9 @@ impl Attention {
     /// Head `h` of batch row `bi` from x (b, t, n * d), rotated and scaled, as a (t, d) block.
     fn head(&self, x: &[f32], n: usize, bi: usize, h: usize, dm: Dims, scale: f32) -> Vec<f32> {
         let (t, d) = (dm.t, dm.d);
-        let mut out = vec![0f32; t * d];
-        for (i, o) in out.chunks_exact_mut(d).enumerate() {
-            o.copy_from_slice(&x[(bi * t + i) * n * d + h * d..][..d]);
+        let mut out = Vec::with_capacity(t * d);
+        for i in 0..t {
+            out.extend_from_slice(&x[(bi * t + i) * n * d + h * d..][..d]);
         }
         self.rotate(&mut out, d, false);
         if scale != 1.0 {

@@ -429,7 +429,12 @@ impl Tensor {
                         let sum_grad = grads.or_insert(arg)?;
                         // index_select accepts strided ids but index_add requires contiguous ones.
                         let indexes = indexes.contiguous()?;
-                        *sum_grad = sum_grad.index_add(&indexes, &grad, *dim)?;
+                        // ablate's patch: the rows are added in place where the gradient is held
+                        // alone (a tied embedding's already holds the head's 113 MB dW; upstream
+                        // copied it whole for every lookup's backward).
+                        if !(*dim == 0 && add_rows_in_place(sum_grad, &indexes, &grad)) {
+                            *sum_grad = sum_grad.index_add(&indexes, &grad, *dim)?;
+                        }
                     }
                     Op::Matmul(lhs, rhs) => {
                         // Skipping checks, the op went ok, we can skip
@@ -489,22 +494,14 @@ impl Tensor {
                         let grad = node.eq(arg)?.to_dtype(grad.dtype())?.mul(&grad)?;
                         grads.accumulate(arg, &grad.broadcast_as(arg.dims())?)?;
                     }
-                    Op::ToDType(arg) => {
-                        grads.accumulate(arg, &grad.to_dtype(arg.dtype())?)?
-                    }
-                    Op::Copy(arg) => {
-                        grads.accumulate(arg, &grad)?
-                    }
+                    Op::ToDType(arg) => grads.accumulate(arg, &grad.to_dtype(arg.dtype())?)?,
+                    Op::Copy(arg) => grads.accumulate(arg, &grad)?,
                     Op::Affine { arg, mul, .. } => {
                         let arg_grad = grad.affine(*mul, 0.)?;
                         grads.accumulate(arg, &arg_grad)?
                     }
-                    Op::Unary(arg, UnaryOp::Log) => {
-                        grads.accumulate(arg, &(grad / arg)?)?
-                    }
-                    Op::Unary(arg, UnaryOp::Sin) => {
-                        grads.accumulate(arg, &(&grad * arg.cos())?)?
-                    }
+                    Op::Unary(arg, UnaryOp::Log) => grads.accumulate(arg, &(grad / arg)?)?,
+                    Op::Unary(arg, UnaryOp::Sin) => grads.accumulate(arg, &(&grad * arg.cos())?)?,
                     Op::Unary(arg, UnaryOp::Cos) => {
                         let sum_grad = grads.or_insert(arg)?;
                         *sum_grad = sum_grad.sub(&(&grad * arg.sin())?)?
@@ -519,9 +516,7 @@ impl Tensor {
                         let abs_grad = arg.ge(&arg.zeros_like()?)?.where_cond(&ones, &ones.neg()?);
                         grads.accumulate(arg, &(&grad * abs_grad)?)?
                     }
-                    Op::Unary(arg, UnaryOp::Exp) => {
-                        grads.accumulate(arg, &(&grad * *node)?)?
-                    }
+                    Op::Unary(arg, UnaryOp::Exp) => grads.accumulate(arg, &(&grad * *node)?)?,
                     Op::Unary(arg, UnaryOp::Neg) => {
                         let sum_grad = grads.or_insert(arg)?;
                         *sum_grad = sum_grad.sub(&grad)?
@@ -677,6 +672,71 @@ impl Tensor {
 #[derive(Default, Debug)]
 pub struct GradStore(HashMap<TensorId, Tensor>);
 
+/// ablate's patch: `sum += grad` in place when `sum` is an f32 CPU gradient that nothing else
+/// references and `grad` a contiguous f32 CPU tensor of its shape; false (nothing done) otherwise.
+/// The same additions as `sum.add(grad)`, in the same order of operands: the same bits.
+fn add_in_place(sum: &mut Tensor, grad: &Tensor) -> bool {
+    if sum.shape() != grad.shape() {
+        return false;
+    }
+    let (storage, layout) = grad.storage_and_layout();
+    let (crate::storage::Storage::Cpu(crate::CpuStorage::F32(g)), Some((start, end))) =
+        (&*storage, layout.contiguous_offsets())
+    else {
+        return false;
+    };
+    let g = &g[start..end];
+    sum.with_sole_f32_mut(|s| s.iter_mut().zip(g).for_each(|(s, g)| *s += *g))
+        .is_some()
+}
+
+/// ablate's patch: `sum[ids[i]] += rows[i]` in place, for the backward of an index_select along
+/// dim 0 into a gradient held alone (see `add_in_place`), in index_add's order; false (nothing
+/// done) when the layouts or types do not allow it or an id is out of range, so that index_add
+/// runs and reports it.
+fn add_rows_in_place(sum: &mut Tensor, ids: &Tensor, rows: &Tensor) -> bool {
+    let (Ok((n_rows, width)), Ok(n)) = (sum.dims2(), ids.dims1()) else {
+        return false;
+    };
+    if rows.dims() != [n, width] {
+        return false;
+    }
+    let (id_storage, id_layout) = ids.storage_and_layout();
+    let ids: Vec<usize> = match (&*id_storage, id_layout.contiguous_offsets()) {
+        (crate::storage::Storage::Cpu(crate::CpuStorage::U32(v)), Some((a, b))) => {
+            v[a..b].iter().map(|&i| i as usize).collect()
+        }
+        (crate::storage::Storage::Cpu(crate::CpuStorage::I64(v)), Some((a, b))) => {
+            match v[a..b]
+                .iter()
+                .map(|&i| usize::try_from(i))
+                .collect::<std::result::Result<Vec<usize>, _>>()
+            {
+                Ok(ids) => ids,
+                Err(_) => return false,
+            }
+        }
+        _ => return false,
+    };
+    if ids.iter().any(|&i| i >= n_rows) {
+        return false;
+    }
+    let (row_storage, row_layout) = rows.storage_and_layout();
+    let (crate::storage::Storage::Cpu(crate::CpuStorage::F32(r)), Some((start, end))) =
+        (&*row_storage, row_layout.contiguous_offsets())
+    else {
+        return false;
+    };
+    let r = &r[start..end];
+    sum.with_sole_f32_mut(|s| {
+        for (row, &id) in r.chunks_exact(width).zip(&ids) {
+            let dst = &mut s[id * width..][..width];
+            dst.iter_mut().zip(row).for_each(|(d, x)| *d += *x);
+        }
+    })
+    .is_some()
+}
+
 impl GradStore {
     /// Create a new gradient store
     fn new() -> Self {
@@ -714,8 +774,11 @@ impl GradStore {
     fn accumulate(&mut self, tensor: &Tensor, grad: &Tensor) -> Result<()> {
         match self.0.entry(tensor.id()) {
             Entry::Occupied(mut entry) => {
-                let sum = entry.get().add(grad)?;
-                entry.insert(sum);
+                // In place where the stored sum is held alone: no fresh buffer per contribution.
+                if !add_in_place(entry.get_mut(), grad) {
+                    let sum = entry.get().add(grad)?;
+                    entry.insert(sum);
+                }
             }
             Entry::Vacant(entry) => {
                 // The checks upstream's zeros_like(tensor).add(grad) made.

@@ -2757,6 +2757,26 @@ impl Tensor {
         m.forward_t(self, train)
     }
 
+    /// ablate's patch: `f` on the f32 CPU data of a contiguous tensor that nothing else can see
+    /// (no other handle to it, no other tensor on its storage), so that backprop can add into a
+    /// gradient it holds alone in place. None, and `f` not called, otherwise.
+    pub(crate) fn with_sole_f32_mut<R>(&self, f: impl FnOnce(&mut [f32]) -> R) -> Option<R> {
+        let sole = |strong: usize, weak: usize| strong == 1 && weak == 0;
+        if !sole(Arc::strong_count(&self.0), Arc::weak_count(&self.0))
+            || !sole(
+                Arc::strong_count(&self.storage),
+                Arc::weak_count(&self.storage),
+            )
+        {
+            return None;
+        }
+        let (start, end) = self.layout.contiguous_offsets()?;
+        match &mut *self.storage.write() {
+            Storage::Cpu(crate::CpuStorage::F32(data)) => Some(f(&mut data[start..end])),
+            _ => None,
+        }
+    }
+
     /// Acquire read lock on storage and returns guard.
     /// `read_recursive` allows for shared read access.
     pub(crate) fn storage(&self) -> StorageRef<'_> {
