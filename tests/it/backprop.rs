@@ -83,27 +83,36 @@ fn several_contributions_are_summed_and_views_made_contiguous() {
 }
 
 /// The patch adds later contributions in place only into a gradient nothing else holds: a
-/// contribution the test (and the op) still hold must come out of the backward pass unchanged,
-/// whichever order the two contributions arrive in.
+/// contribution the test (and the op) still hold must come out of the backward pass unchanged.
+/// Both orders of the two terms: backward reaches an add's right operand first, so with the
+/// known gradient on the right it is the stored sum the next contribution meets.
 #[test]
 fn a_gradient_held_elsewhere_is_never_added_into() {
     let dev = Device::Cpu;
-    let x = Var::from_vec(vec![1f32, 2., 3.], 3, &dev).unwrap();
-    let known = Tensor::new(&[0.5f32, -1., 2.], &dev).unwrap();
-    let y = x.apply_op1(KnownGrad(known.clone())).unwrap();
-    let loss = (y.sum_all().unwrap() + (x.as_tensor() * 3.).unwrap().sum_all().unwrap()).unwrap();
-    let grads = loss.backward().unwrap();
-    assert_eq!(values(grads.get(&x).unwrap()), [3.5, 2., 5.]);
-    assert_eq!(
-        values(&known),
-        [0.5, -1., 2.],
-        "a shared gradient was written into"
-    );
+    for known_first in [true, false] {
+        let x = Var::from_vec(vec![1f32, 2., 3.], 3, &dev).unwrap();
+        let known = Tensor::new(&[0.5f32, -1., 2.], &dev).unwrap();
+        let y = x
+            .apply_op1(KnownGrad(known.clone()))
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let x3 = (x.as_tensor() * 3.).unwrap().sum_all().unwrap();
+        let loss = if known_first { x3 + y } else { y + x3 }.unwrap();
+        let grads = loss.backward().unwrap();
+        assert_eq!(values(grads.get(&x).unwrap()), [3.5, 2., 5.]);
+        assert_eq!(
+            values(&known),
+            [0.5, -1., 2.],
+            "a shared gradient was written into (known first: {known_first})"
+        );
+    }
 }
 
-/// An embedding lookup's backward adds its rows (repeated ids add twice) into the gradient the
-/// tied head already stored, in place, and into zeros when there is none; the head's
-/// contribution, held by the test, stays as it was.
+/// An embedding lookup's backward adds its rows (repeated ids add twice) into zeros when no
+/// gradient is stored, into the head's gradient when a tied head stored one (in place when the
+/// store holds it alone, through index_add's copy when the test holds it too), and the head's
+/// gradient comes after the rows in the other order; a held head gradient stays as it was.
 #[test]
 fn a_lookup_adds_its_rows_into_the_stored_gradient() {
     let dev = Device::Cpu;
@@ -112,7 +121,12 @@ fn a_lookup_adds_its_rows_into_the_stored_gradient() {
     let ids = Tensor::new(&[1u32, 3, 1], &dev).unwrap();
     let c: Vec<f32> = (0..9).map(|i| i as f32 + 1.).collect();
     let c = Tensor::from_vec(c, (3, width), &dev).unwrap();
-    let lookup = |w: &Tensor| (w.index_select(&ids, 0).unwrap() * &c).unwrap();
+    let lookup = || {
+        (w.index_select(&ids, 0).unwrap() * &c)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+    };
     // Row 1 gets c[0] + c[2], row 3 gets c[1], the rest nothing.
     let mut rows_only = vec![0f32; rows * width];
     for (r, add) in [(1, [1., 2., 3.]), (3, [4., 5., 6.]), (1, [7., 8., 9.])] {
@@ -120,32 +134,51 @@ fn a_lookup_adds_its_rows_into_the_stored_gradient() {
             rows_only[r * width + j] += add[j];
         }
     }
-
-    let grads = lookup(w.as_tensor()).sum_all().unwrap().backward().unwrap();
+    let grads = lookup().backward().unwrap();
     assert_eq!(values(grads.get(&w).unwrap()), rows_only);
 
-    let head: Vec<f32> = (0..rows * width).map(|i| i as f32 * 0.5).collect();
-    let head = Tensor::from_vec(head, (rows, width), &dev).unwrap();
-    let tied = w.apply_op1(KnownGrad(head.clone())).unwrap();
-    let loss = (tied.sum_all().unwrap() + lookup(w.as_tensor()).sum_all().unwrap()).unwrap();
-    let grads = loss.backward().unwrap();
-    let want: Vec<f32> = values(&head)
+    let head_values: Vec<f32> = (0..rows * width).map(|i| i as f32 * 0.5).collect();
+    let want: Vec<f32> = head_values
         .iter()
         .zip(&rows_only)
         .map(|(h, r)| h + r)
         .collect();
-    assert_eq!(values(grads.get(&w).unwrap()), want);
-    assert_eq!(
-        values(&head),
-        (0..15).map(|i| i as f32 * 0.5).collect::<Vec<_>>()
-    );
+    for head_first in [true, false] {
+        // A head gradient the test holds: never written into.
+        let head = Tensor::from_vec(head_values.clone(), (rows, width), &dev).unwrap();
+        let tied = w
+            .apply_op1(KnownGrad(head.clone()))
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let loss = if head_first {
+            lookup() + tied
+        } else {
+            tied + lookup()
+        }
+        .unwrap();
+        let grads = loss.backward().unwrap();
+        assert_eq!(
+            values(grads.get(&w).unwrap()),
+            want,
+            "held head first: {head_first}"
+        );
+        assert_eq!(values(&head), head_values, "held head written into");
 
-    // The head's dW as a fresh product the store holds alone: the in-place path.
-    let d = Tensor::from_vec((0..15).map(|i| i as f32).collect::<Vec<_>>(), (5, 3), &dev).unwrap();
-    let loss = ((w.as_tensor() * &d).unwrap().sum_all().unwrap()
-        + lookup(w.as_tensor()).sum_all().unwrap())
-    .unwrap();
-    let grads = loss.backward().unwrap();
-    let want: Vec<f32> = (0..15).map(|i| i as f32 + rows_only[i]).collect();
-    assert_eq!(values(grads.get(&w).unwrap()), want);
+        // The head's dW as a fresh product the store holds alone: added into in place.
+        let d = Tensor::from_vec(head_values.clone(), (rows, width), &dev).unwrap();
+        let product = (w.as_tensor() * &d).unwrap().sum_all().unwrap();
+        let loss = if head_first {
+            lookup() + product
+        } else {
+            product + lookup()
+        }
+        .unwrap();
+        let grads = loss.backward().unwrap();
+        assert_eq!(
+            values(grads.get(&w).unwrap()),
+            want,
+            "sole head first: {head_first}"
+        );
+    }
 }

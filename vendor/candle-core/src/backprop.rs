@@ -672,14 +672,20 @@ impl Tensor {
 #[derive(Default, Debug)]
 pub struct GradStore(HashMap<TensorId, Tensor>);
 
+/// With CANDLE_GRAD_DO_NOT_DETACH (second-order gradients) a stored sum keeps its history
+/// (sum = a + b as an op): adding into it in place would change it unrecorded.
+fn keeps_history() -> bool {
+    CANDLE_GRAD_DO_NOT_DETACH.with(|b| *b)
+}
+
 /// ablate's patch: `sum += grad` in place when `sum` is an f32 CPU gradient that nothing else
 /// references and `grad` a contiguous f32 CPU tensor of its shape; false (nothing done) otherwise.
 /// The same additions as `sum.add(grad)`, in the same order of operands: the same bits.
 fn add_in_place(sum: &mut Tensor, grad: &Tensor) -> bool {
-    if sum.shape() != grad.shape() {
+    if keeps_history() || sum.shape() != grad.shape() {
         return false;
     }
-    let (storage, layout) = grad.storage_and_layout();
+    let (storage, layout) = (grad.storage(), grad.layout());
     let (crate::storage::Storage::Cpu(crate::CpuStorage::F32(g)), Some((start, end))) =
         (&*storage, layout.contiguous_offsets())
     else {
@@ -698,10 +704,10 @@ fn add_rows_in_place(sum: &mut Tensor, ids: &Tensor, rows: &Tensor) -> bool {
     let (Ok((n_rows, width)), Ok(n)) = (sum.dims2(), ids.dims1()) else {
         return false;
     };
-    if rows.dims() != [n, width] {
+    if keeps_history() || width == 0 || rows.dims() != [n, width] {
         return false;
     }
-    let (id_storage, id_layout) = ids.storage_and_layout();
+    let (id_storage, id_layout) = (ids.storage(), ids.layout());
     let ids: Vec<usize> = match (&*id_storage, id_layout.contiguous_offsets()) {
         (crate::storage::Storage::Cpu(crate::CpuStorage::U32(v)), Some((a, b))) => {
             v[a..b].iter().map(|&i| i as usize).collect()
@@ -721,7 +727,7 @@ fn add_rows_in_place(sum: &mut Tensor, ids: &Tensor, rows: &Tensor) -> bool {
     if ids.iter().any(|&i| i >= n_rows) {
         return false;
     }
-    let (row_storage, row_layout) = rows.storage_and_layout();
+    let (row_storage, row_layout) = (rows.storage(), rows.layout());
     let (crate::storage::Storage::Cpu(crate::CpuStorage::F32(r)), Some((start, end))) =
         (&*row_storage, row_layout.contiguous_offsets())
     else {
