@@ -143,42 +143,27 @@ fn a_lookup_adds_its_rows_into_the_stored_gradient() {
         .zip(&rows_only)
         .map(|(h, r)| h + r)
         .collect();
+    // w's gradient with the lookup's rows and `other`'s contribution, either reached first.
+    let with_lookup = |other: Tensor, other_first: bool| {
+        let loss = if other_first {
+            lookup() + other
+        } else {
+            other + lookup()
+        };
+        values(loss.unwrap().backward().unwrap().get(&w).unwrap())
+    };
     for head_first in [true, false] {
         // A head gradient the test holds: never written into.
         let head = Tensor::from_vec(head_values.clone(), (rows, width), &dev).unwrap();
-        let tied = w
-            .apply_op1(KnownGrad(head.clone()))
-            .unwrap()
-            .sum_all()
-            .unwrap();
-        let loss = if head_first {
-            lookup() + tied
-        } else {
-            tied + lookup()
-        }
-        .unwrap();
-        let grads = loss.backward().unwrap();
-        assert_eq!(
-            values(grads.get(&w).unwrap()),
-            want,
-            "held head first: {head_first}"
-        );
+        let tied = w.apply_op1(KnownGrad(head.clone())).unwrap();
+        let got = with_lookup(tied.sum_all().unwrap(), head_first);
+        assert_eq!(got, want, "held head first: {head_first}");
         assert_eq!(values(&head), head_values, "held head written into");
 
         // The head's dW as a fresh product the store holds alone: added into in place.
         let d = Tensor::from_vec(head_values.clone(), (rows, width), &dev).unwrap();
         let product = (w.as_tensor() * &d).unwrap().sum_all().unwrap();
-        let loss = if head_first {
-            lookup() + product
-        } else {
-            product + lookup()
-        }
-        .unwrap();
-        let grads = loss.backward().unwrap();
-        assert_eq!(
-            values(grads.get(&w).unwrap()),
-            want,
-            "sole head first: {head_first}"
-        );
+        let got = with_lookup(product, head_first);
+        assert_eq!(got, want, "sole head first: {head_first}");
     }
 }

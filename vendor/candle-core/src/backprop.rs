@@ -494,14 +494,22 @@ impl Tensor {
                         let grad = node.eq(arg)?.to_dtype(grad.dtype())?.mul(&grad)?;
                         grads.accumulate(arg, &grad.broadcast_as(arg.dims())?)?;
                     }
-                    Op::ToDType(arg) => grads.accumulate(arg, &grad.to_dtype(arg.dtype())?)?,
-                    Op::Copy(arg) => grads.accumulate(arg, &grad)?,
+                    Op::ToDType(arg) => {
+                        grads.accumulate(arg, &grad.to_dtype(arg.dtype())?)?
+                    }
+                    Op::Copy(arg) => {
+                        grads.accumulate(arg, &grad)?
+                    }
                     Op::Affine { arg, mul, .. } => {
                         let arg_grad = grad.affine(*mul, 0.)?;
                         grads.accumulate(arg, &arg_grad)?
                     }
-                    Op::Unary(arg, UnaryOp::Log) => grads.accumulate(arg, &(grad / arg)?)?,
-                    Op::Unary(arg, UnaryOp::Sin) => grads.accumulate(arg, &(&grad * arg.cos())?)?,
+                    Op::Unary(arg, UnaryOp::Log) => {
+                        grads.accumulate(arg, &(grad / arg)?)?
+                    }
+                    Op::Unary(arg, UnaryOp::Sin) => {
+                        grads.accumulate(arg, &(&grad * arg.cos())?)?
+                    }
                     Op::Unary(arg, UnaryOp::Cos) => {
                         let sum_grad = grads.or_insert(arg)?;
                         *sum_grad = sum_grad.sub(&(&grad * arg.sin())?)?
@@ -516,7 +524,9 @@ impl Tensor {
                         let abs_grad = arg.ge(&arg.zeros_like()?)?.where_cond(&ones, &ones.neg()?);
                         grads.accumulate(arg, &(&grad * abs_grad)?)?
                     }
-                    Op::Unary(arg, UnaryOp::Exp) => grads.accumulate(arg, &(&grad * *node)?)?,
+                    Op::Unary(arg, UnaryOp::Exp) => {
+                        grads.accumulate(arg, &(&grad * *node)?)?
+                    }
                     Op::Unary(arg, UnaryOp::Neg) => {
                         let sum_grad = grads.or_insert(arg)?;
                         *sum_grad = sum_grad.sub(&grad)?
@@ -678,6 +688,17 @@ fn keeps_history() -> bool {
     CANDLE_GRAD_DO_NOT_DETACH.with(|b| *b)
 }
 
+/// `f` on the data of a contiguous f32 CPU tensor; None otherwise.
+fn with_f32<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Option<R> {
+    let storage = t.storage();
+    match (&*storage, t.layout().contiguous_offsets()) {
+        (crate::storage::Storage::Cpu(crate::CpuStorage::F32(v)), Some((a, b))) => {
+            Some(f(&v[a..b]))
+        }
+        _ => None,
+    }
+}
+
 /// ablate's patch: `sum += grad` in place when `sum` is an f32 CPU gradient that nothing else
 /// references and `grad` a contiguous f32 CPU tensor of its shape; false (nothing done) otherwise.
 /// The same additions as `sum.add(grad)`, in the same order of operands: the same bits.
@@ -685,15 +706,11 @@ fn add_in_place(sum: &mut Tensor, grad: &Tensor) -> bool {
     if keeps_history() || sum.shape() != grad.shape() {
         return false;
     }
-    let (storage, layout) = (grad.storage(), grad.layout());
-    let (crate::storage::Storage::Cpu(crate::CpuStorage::F32(g)), Some((start, end))) =
-        (&*storage, layout.contiguous_offsets())
-    else {
-        return false;
-    };
-    let g = &g[start..end];
-    sum.with_sole_f32_mut(|s| s.iter_mut().zip(g).for_each(|(s, g)| *s += *g))
-        .is_some()
+    with_f32(grad, |g| {
+        sum.with_sole_f32_mut(|s| s.iter_mut().zip(g).for_each(|(s, g)| *s += *g))
+            .is_some()
+    })
+    .unwrap_or(false)
 }
 
 /// ablate's patch: `sum[ids[i]] += rows[i]` in place, for the backward of an index_select along
@@ -707,40 +724,29 @@ fn add_rows_in_place(sum: &mut Tensor, ids: &Tensor, rows: &Tensor) -> bool {
     if keeps_history() || width == 0 || rows.dims() != [n, width] {
         return false;
     }
-    let (id_storage, id_layout) = (ids.storage(), ids.layout());
-    let ids: Vec<usize> = match (&*id_storage, id_layout.contiguous_offsets()) {
+    let id_storage = ids.storage();
+    let ids: Option<Vec<usize>> = match (&*id_storage, ids.layout().contiguous_offsets()) {
         (crate::storage::Storage::Cpu(crate::CpuStorage::U32(v)), Some((a, b))) => {
-            v[a..b].iter().map(|&i| i as usize).collect()
+            Some(v[a..b].iter().map(|&i| i as usize).collect())
         }
         (crate::storage::Storage::Cpu(crate::CpuStorage::I64(v)), Some((a, b))) => {
-            match v[a..b]
-                .iter()
-                .map(|&i| usize::try_from(i))
-                .collect::<std::result::Result<Vec<usize>, _>>()
-            {
-                Ok(ids) => ids,
-                Err(_) => return false,
+            v[a..b].iter().map(|&i| usize::try_from(i).ok()).collect()
+        }
+        _ => None,
+    };
+    let Some(ids) = ids.filter(|ids| ids.iter().all(|&i| i < n_rows)) else {
+        return false;
+    };
+    with_f32(rows, |r| {
+        sum.with_sole_f32_mut(|s| {
+            for (row, &id) in r.chunks_exact(width).zip(&ids) {
+                let dst = &mut s[id * width..][..width];
+                dst.iter_mut().zip(row).for_each(|(d, x)| *d += *x);
             }
-        }
-        _ => return false,
-    };
-    if ids.iter().any(|&i| i >= n_rows) {
-        return false;
-    }
-    let (row_storage, row_layout) = (rows.storage(), rows.layout());
-    let (crate::storage::Storage::Cpu(crate::CpuStorage::F32(r)), Some((start, end))) =
-        (&*row_storage, row_layout.contiguous_offsets())
-    else {
-        return false;
-    };
-    let r = &r[start..end];
-    sum.with_sole_f32_mut(|s| {
-        for (row, &id) in r.chunks_exact(width).zip(&ids) {
-            let dst = &mut s[id * width..][..width];
-            dst.iter_mut().zip(row).for_each(|(d, x)| *d += *x);
-        }
+        })
+        .is_some()
     })
-    .is_some()
+    .unwrap_or(false)
 }
 
 impl GradStore {
