@@ -36,12 +36,14 @@ fn gemm_backend() -> String {
     )
 }
 
-/// The microkernel family gemm dispatches to on this CPU (the build enables gemm's `x86-v4`).
+/// The microkernel family gemm dispatches to on this CPU (AVX-512 only in a build with the
+/// `avx512` feature, gemm's `x86-v4`).
 fn gemm_kernels() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::is_x86_feature_detected as has;
-        if has!("avx512f")
+        if cfg!(feature = "avx512")
+            && has!("avx512f")
             && has!("avx512bw")
             && has!("avx512cd")
             && has!("avx512dq")
