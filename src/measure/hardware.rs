@@ -36,22 +36,16 @@ fn gemm_backend() -> String {
     )
 }
 
-/// The microkernel family gemm dispatches to on this CPU (AVX-512 only in a build with the
-/// `avx512` feature, gemm's `x86-v4`).
+/// The microkernel family gemm dispatches to on this CPU, by gemm 0.19's own rule
+/// (`init_gemm_fn`: `avx512f` in a build with its `x86-v4`, our feature `avx512`; else `fma`).
 fn gemm_kernels() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::is_x86_feature_detected as has;
-        if cfg!(feature = "avx512")
-            && has!("avx512f")
-            && has!("avx512bw")
-            && has!("avx512cd")
-            && has!("avx512dq")
-            && has!("avx512vl")
-        {
+        if cfg!(feature = "avx512") && has!("avx512f") {
             return "AVX-512 (x86-v4)";
         }
-        if has!("avx2") && has!("fma") {
+        if has!("fma") {
             return "AVX2 (x86-v3)";
         }
         "SSE (x86-v2 or generic)"
