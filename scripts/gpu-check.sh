@@ -54,12 +54,18 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
 python3 -c 'import torch, transformers; print("torch", torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__)'
 "$BIN" --version
 
+# ABLATE_GPU_ONLY_BENCH=1 skips step 1; ABLATE_GPU_STRATEGIES and ABLATE_GPU_BENCH_S narrow step 2
+# (e.g. full,attn_embed_frozen with 120 s per model, to rerun the memory comparison alone).
+STRATEGIES=${ABLATE_GPU_STRATEGIES:-full,attn_frozen,attn_embed_frozen,mlp_only}
+BENCH_S=${ABLATE_GPU_BENCH_S:-150}
+[ -n "${ABLATE_GPU_ONLY_BENCH:-}" ] || {
 echo "== 1. CPU vs CUDA on the tiny fixtures ($(($(date +%s) - t0)) s)"
 for m in tests/fixtures/tiny-llama tests/fixtures/tiny-gpt-neo; do
   timeout 60 "$BIN" device-check --model "$m" --device cuda \
     --strategies full,attn_frozen,attn_embed_frozen,mlp_only,lora >>"$OUT/device-check.jsonl" ||
     echo "device-check $m: exit $?"
 done
+}
 
 echo "== 2. ablate vs PyTorch on this card ($(($(date +%s) - t0)) s)"
 # LoRA apart: without peft the PyTorch side cannot run it, and one failing child would cost the
@@ -69,12 +75,13 @@ python3 -c 'import peft' 2>/dev/null || {
   echo "peft is missing here: LoRA is measured for ablate only"
   LORA_AGAINST=()
 }
-for model in random:ablations/smollm2-135m random:ablations/gpt-neo-125m; do
+for model in random:ablations/configs/smollm2-135m random:ablations/configs/gpt-neo-125m; do
   common=(bench --device cuda --model "$model" --batch 8 --seq-len 512 --steps 10
     --repeats "$REPEATS" --results "$OUT/results")
-  timeout 150 "$BIN" "${common[@]}" --against pytorch \
-    --strategies full,attn_frozen,attn_embed_frozen,mlp_only || echo "bench $model: exit $?"
-  timeout 50 "$BIN" "${common[@]}" ${LORA_AGAINST[@]+"${LORA_AGAINST[@]}"} --strategies lora ||
+  timeout "$BENCH_S" "$BIN" "${common[@]}" --against pytorch \
+    --strategies "$STRATEGIES" || echo "bench $model: exit $?"
+  [ -n "${ABLATE_GPU_STRATEGIES:-}" ] ||
+    timeout 50 "$BIN" "${common[@]}" ${LORA_AGAINST[@]+"${LORA_AGAINST[@]}"} --strategies lora ||
     echo "bench $model lora: exit $?"
 done
 echo "== done in $(($(date +%s) - t0)) s"

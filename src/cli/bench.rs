@@ -1,3 +1,4 @@
+use super::lookup;
 use std::path::PathBuf;
 
 use ablate::bench::{
@@ -63,19 +64,19 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
             && a.strategies.iter().any(|s| bound_for(s).is_some()),
     };
     if let Some(name) = &a.one {
-        let (model, device) = (ModelSpec::parse(&a.model)?, a.device.open()?);
+        let (model, device) = (ModelSpec::from_arg(&a.model)?, a.device.open()?);
         let sample = if name == EVAL {
             measure_eval(&model, &settings, &device)?
         } else if let Some(forward_only) = bound_of(name) {
             measure_products(&model, &settings, forward_only)?
         } else {
-            measure_one(&model, &super::strategy(name, None)?, &settings, &device)?
+            measure_one(&model, &lookup::strategy(name, None)?, &settings, &device)?
         };
         println!("{}", serde_json::to_string(&sample)?);
         return Ok(());
     }
     for s in a.strategies.iter().filter(|s| *s != EVAL) {
-        super::strategy(s, None)?;
+        lookup::strategy(s, None)?;
     }
     let n_threads = rayon::current_num_threads();
     println!(
@@ -89,7 +90,7 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
             s.strategy,
             s.framework(),
             s.tokens_per_s,
-            super::gb(s.peak_mem_bytes)
+            lookup::gb(s.peak_mem_bytes)
         )
     })?;
     let cpu = rows.first().map_or("", |r| r.cpu_model.as_str());
@@ -111,8 +112,8 @@ pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
             r.trainable_pct,
             r.tokens_per_s,
             r.step_s,
-            super::gb(r.peak_mem_bytes),
-            super::gb(r.peak_rss_bytes.map(|b| b as usize))
+            lookup::gb(r.peak_mem_bytes),
+            lookup::gb(r.peak_rss_bytes.map(|b| b as usize))
         );
     }
     if a.against.is_some() {
@@ -170,7 +171,7 @@ fn print_bounds(
     rows: &[BenchRow],
     n_threads: usize,
 ) -> Result<()> {
-    let model = ModelSpec::parse(&a.model)?;
+    let model = ModelSpec::from_arg(&a.model)?;
     let step = step_gflop(&model, settings)?;
     let tokens = (a.batch * a.seq_len) as f64;
     let pct = |r: Option<Ratio>| {

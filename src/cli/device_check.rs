@@ -1,3 +1,4 @@
+use super::lookup;
 use ablate::config::device::DeviceSpec;
 use ablate::device_check::{TOLERANCE, check};
 use ablate::models::ModelSpec;
@@ -25,11 +26,11 @@ pub struct DeviceCheckArgs {
 
 /// Prints one JSON line per strategy; exit code 1 when any is outside the tolerance.
 pub fn device_check(a: DeviceCheckArgs) -> Result<i32> {
-    let model = ModelSpec::parse(&a.model)?;
+    let model = ModelSpec::from_arg(&a.model)?;
     let device = a.device.open()?;
     let mut all_ok = true;
     for s in &a.strategies {
-        let strategy = super::strategy(s, None)?;
+        let strategy = lookup::strategy(s, None)?;
         let c = check(&model, &strategy, &device, a.batch, a.seq_len, a.steps)?;
         eprintln!(
             "{} {s:<18} logits {:.2e} (of {:.1})  loss {:.6} vs {:.6}  gradients {:.2e} relative ({} tensors, worst {})  {} steps {:.2e}  {}",

@@ -1,3 +1,4 @@
+use super::lookup;
 use std::path::PathBuf;
 
 use ablate::config::datasets::DEFAULT_CATALOG;
@@ -40,9 +41,11 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     let specs = a
         .data
         .iter()
-        .map(|d| super::dataset(d, &a.datasets, a.seq_len))
+        .map(|d| lookup::dataset(d, &a.datasets, a.seq_len))
         .collect::<Result<Vec<_>>>()?;
-    let m = models::load_frozen(&a.model, &device)?;
+    let m = models::ModelSpec::from_arg(&a.model)?
+        .read(&device)?
+        .build(&device, models::ParamPlan::frozen())?;
     println!("model {}: {}", a.model, m.source);
     let mut saved = serde_json::Map::new();
     for spec in &specs {

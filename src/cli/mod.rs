@@ -5,15 +5,12 @@ mod bench;
 mod device_check;
 mod eval;
 mod fetch;
+mod lookup;
 mod params;
 mod report;
 mod run;
 mod train;
 
-use std::path::Path;
-
-use ablate::config::datasets::{Catalog, DatasetSpec};
-use ablate::strategy::Strategy;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
@@ -34,6 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a grid (models x datasets x strategies x seeds); results go to Parquet.
+    #[command(after_help = ablate::models::spec::RULE)]
     Run(run::RunArgs),
     /// Run one grid run handed over on stdin (used by `run`, one process per run).
     #[command(hide = true)]
@@ -100,32 +98,4 @@ pub fn main() -> Result<i32> {
         .build()
         .context("cannot build the thread pool")?
         .install(dispatch)
-}
-
-/// A dataset by catalog name, or a text file / folder given directly.
-fn dataset(name: &str, catalog: &Path, seq_len: Option<usize>) -> Result<DatasetSpec> {
-    let as_path = Path::new(name);
-    let mut spec = if as_path.exists() {
-        DatasetSpec::from_path(as_path, seq_len.unwrap_or(128))?
-    } else {
-        Catalog::load(catalog)?.get(name)?
-    };
-    if let Some(s) = seq_len {
-        spec.seq_len = s;
-    }
-    Ok(spec)
-}
-
-/// A preset by name, or a strategy defined in `file` (`[custom_strategies.NAME]`).
-fn strategy(name: &str, file: Option<&Path>) -> Result<Strategy> {
-    if let Some(f) = file
-        && let Some(spec) = ablate::config::load_custom_strategies(f)?.remove(name)
-    {
-        return Strategy::new(name, spec);
-    }
-    Strategy::preset(name)
-}
-
-fn gb(bytes: Option<usize>) -> String {
-    bytes.map_or("n/a".into(), |b| format!("{:.2} GB", b as f64 / 1e9))
 }

@@ -1,3 +1,4 @@
+use super::lookup;
 use std::path::PathBuf;
 
 use ablate::models::ModelSpec;
@@ -21,8 +22,8 @@ pub struct ParamsArgs {
 }
 
 pub fn params(a: ParamsArgs) -> Result<()> {
-    let spec = ModelSpec::parse(&a.model)?;
-    let strategy = super::strategy(&a.strategy, a.strategies.as_deref())?;
+    let spec = ModelSpec::from_arg(&a.model)?;
+    let strategy = lookup::strategy(&a.strategy, a.strategies.as_deref())?;
     let acc = if a.load {
         let m = build_for_strategy(&spec.read(&Device::Cpu)?, &strategy, 0, &Device::Cpu)?;
         Accounting::from_model(m.lm.as_ref())?

@@ -67,6 +67,9 @@ pub fn run(a: RunArgs, threads: Option<usize>) -> Result<i32> {
         }
     }
     let grid = runner::resolve(grid, a.framework.name())?;
+    for note in &grid.notes {
+        eprintln!("note: {note}");
+    }
     let opts = GridOptions {
         results: a.results,
         shard: a.shard,

@@ -1,3 +1,4 @@
+use super::lookup;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -57,14 +58,14 @@ pub fn train(a: TrainArgs) -> Result<()> {
         ..TrainSettings::default()
     };
     let plan = RunPlan {
-        model: ModelSpec::parse(&a.model)?,
+        model: ModelSpec::from_arg(&a.model)?,
         model_name: a.model.clone(),
-        strategy: Arc::new(super::strategy(&a.strategy, a.strategies.as_deref())?),
-        dataset: super::dataset(&a.data, &a.datasets, a.seq_len)?,
+        strategy: Arc::new(lookup::strategy(&a.strategy, a.strategies.as_deref())?),
+        dataset: lookup::dataset(&a.data, &a.datasets, a.seq_len)?,
         others: a
             .also_eval
             .iter()
-            .map(|d| super::dataset(d, &a.datasets, a.seq_len))
+            .map(|d| lookup::dataset(d, &a.datasets, a.seq_len))
             .collect::<Result<_>>()?,
         settings,
         save: a.save.clone().map(Save::Export),
@@ -84,8 +85,8 @@ pub fn train(a: TrainArgs) -> Result<()> {
         out.train.tokens_per_s,
         out.train.step_ms_p50,
         out.train.step_ms_p95,
-        super::gb(out.train.peak_heap_bytes),
-        super::gb(out.train.peak_rss_bytes.map(|b| b as usize))
+        lookup::gb(out.train.peak_heap_bytes),
+        lookup::gb(out.train.peak_rss_bytes.map(|b| b as usize))
     );
     if let (Some(dir), Some(bytes)) = (&a.save, out.saved_bytes) {
         println!("saved {} ({bytes} bytes)", dir.display());

@@ -5,7 +5,7 @@
 //!
 //! ```toml
 //! name = "paper"                      # default: the file's stem; results go to results/<name>/
-//! models = ["smollm2-135m"]           # alias, path (relative to this file) or hub id
+//! models = ["smollm2-135m"]           # known name, path (relative to this file) or hub id
 //! datasets = ["alice", "edgar"]       # names in the dataset catalog
 //! strategies = ["full", "lora", "bitfit"]
 //! seeds = [0]
@@ -100,9 +100,9 @@ pub struct Exclude {
 /// One run of the grid, fully resolved.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RunConfig {
+    /// The model reference as the grid writes it; the runner resolves it (`models::spec`),
+    /// local paths relative to the grid file.
     pub model: String,
-    /// The model as the loader sees it (relative paths made absolute).
-    pub model_location: String,
     pub dataset: DatasetSpec,
     pub eval_corpora: Vec<DatasetSpec>,
     pub strategy: String,
@@ -264,14 +264,6 @@ impl Grid {
 
         let mut runs = Vec::new();
         for model in &raw.models {
-            let location = {
-                let p = here.join(model);
-                if p.exists() {
-                    p.to_string_lossy().into_owned()
-                } else {
-                    model.clone()
-                }
-            };
             for ds in &datasets {
                 for (sname, sspec) in &strategies {
                     let lrs: Vec<Option<f64>> = match raw.lr_sweep.get(sname) {
@@ -318,7 +310,6 @@ impl Grid {
                             .collect();
                         runs.push(RunConfig {
                             model: model.clone(),
-                            model_location: location.clone(),
                             dataset: ds.clone(),
                             eval_corpora: others,
                             strategy: sname.clone(),

@@ -6,9 +6,9 @@
 use anyhow::Result;
 use candle_core::{Device, Tensor};
 
+use super::causal_lm::{CausalLm, embed};
 use super::config::{ArchConfig, AttentionKind, GptNeoConfig};
 use super::weights::WeightSet;
-use super::{CausalLm, embed};
 use crate::nn::add::add;
 use crate::nn::attention::{AttentionSpec, attention};
 use crate::nn::{LayerNorm, Linear, Param};

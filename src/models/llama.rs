@@ -4,9 +4,9 @@
 use anyhow::Result;
 use candle_core::{Device, Tensor};
 
+use super::causal_lm::{CausalLm, embed};
 use super::config::{ArchConfig, LlamaConfig};
 use super::weights::WeightSet;
-use super::{CausalLm, embed};
 use crate::nn::add::add;
 use crate::nn::attention::{AttentionSpec, attention};
 use crate::nn::rope::RotaryTables;

@@ -13,8 +13,18 @@ use rayon::prelude::*;
 
 use super::counters;
 use super::cpu_gemm::{Mat, product, product_into};
-use super::linear::{Lora, frozen_linear_cpu};
+use super::linear_ops::frozen_linear_cpu;
+use super::param::Param;
 use super::slices::{contiguous_f32, grad_for, with_cpu_f32};
+
+/// A low-rank adapter: `y += scale * (x A^T) B^T`, with A (rank, in) and B (out, rank).
+/// B starts at zero, so an adapted layer starts out equal to its base layer.
+#[derive(Clone, Debug)]
+pub struct Lora {
+    pub a: Param,
+    pub b: Param,
+    pub scale: f64,
+}
 
 /// Rows of the rank-r update added per parallel task.
 const ROWS: usize = 64;

@@ -12,6 +12,7 @@ pub(crate) mod cpu_gemm;
 pub mod cross_entropy;
 pub mod linear;
 pub mod linear_cross_entropy;
+pub(crate) mod linear_ops;
 pub(crate) mod lora;
 pub mod matmul;
 pub mod norm;
@@ -22,6 +23,7 @@ pub mod slices;
 pub mod softmax;
 pub mod swiglu;
 
-pub use linear::{Linear, Lora};
+pub use linear::Linear;
+pub use lora::Lora;
 pub use norm::{LayerNorm, RmsNorm};
 pub use param::Param;

@@ -10,7 +10,7 @@ use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 
 use super::Linear;
 use super::counters;
-use super::linear::{input_grad, linear_fwd_cpu};
+use super::linear_ops::{input_grad, linear_fwd_cpu};
 use super::simd;
 use super::slices::{
     contiguous_f32, fused_ok, grad_for, par_fill, par_fill2, with_cpu, with_cpu_f32,

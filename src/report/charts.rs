@@ -11,6 +11,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
 
+use super::compare::{bench_paired_with_full, full_pair, paired_with_full, pct_change};
 use super::data::{Results, Run, Stat};
 use super::stats::t_interval;
 use super::style::colour;
@@ -194,27 +195,6 @@ fn point(v: &[f64]) -> Option<Point> {
         mean: mean(v)?,
         ci: t_interval(v).map(|i| (i.lo, i.hi)),
     })
-}
-
-/// Per seed, `f` of the strategy's run against `f` of full's run with the same seed (same data
-/// order, same eval blocks), combined by `diff`.
-fn paired_vs_full(
-    data: &Results,
-    d: &str,
-    s: &str,
-    f: impl Fn(&Run) -> Option<f64>,
-    diff: impl Fn(f64, f64) -> f64,
-) -> Vec<f64> {
-    data.ok_runs(d, s)
-        .filter_map(|r| {
-            let full = data.ok_runs(d, "full").find(|x| x.seed == r.seed)?;
-            Some(diff(f(r)?, f(full)?))
-        })
-        .collect()
-}
-
-fn pct(a: f64, full: f64) -> f64 {
-    100.0 * (a / full - 1.0)
 }
 
 /// The interval label every chart uses.
@@ -498,7 +478,7 @@ where
         .map(|(s, v)| match (v, full) {
             (Some(v), Some(f)) if s != "full" => {
                 let t: f64 = v.iter().sum();
-                format!("{} ({:+.1}%)", sig3(t), pct(t, f))
+                format!("{} ({:+.1}%)", sig3(t), pct_change(t, f))
             }
             (Some(v), _) => sig3(v.iter().sum()),
             _ => String::new(),
@@ -562,21 +542,16 @@ where
                 let c = data
                     .datasets
                     .iter()
-                    .flat_map(|d| paired_vs_full(data, d, s, tps, pct))
+                    .flat_map(|d| paired_with_full(data, d, s, tps, pct_change))
                     .collect();
                 (v, c)
             } else {
-                let mut v = Vec::new();
-                let mut c = Vec::new();
-                for ((bs, rep), (tps, _)) in bench {
-                    if bs != s {
-                        continue;
-                    }
-                    v.push(*tps);
-                    if let Some((f, _)) = bench.get(&("full".to_string(), *rep)) {
-                        c.push(pct(*tps, *f));
-                    }
-                }
+                let v = bench
+                    .iter()
+                    .filter(|((bs, _), _)| bs == s)
+                    .map(|(_, (tps, _))| *tps)
+                    .collect();
+                let c = bench_paired_with_full(data, s, |b| Some(b.0), pct_change);
                 (v, c)
             }
         })
@@ -680,7 +655,7 @@ where
                 if s == "full" {
                     None
                 } else {
-                    point(&paired_vs_full(data, d, s, after, pct))
+                    point(&paired_with_full(data, d, s, after, pct_change))
                 }
             })
             .collect();
@@ -744,7 +719,7 @@ where
             let diffs: Vec<Vec<(f64, f64)>> = data
                 .ok_runs(d, s)
                 .filter_map(|r| {
-                    let full = data.ok_runs(d, "full").find(|f| f.seed == r.seed)?;
+                    let full = full_pair(data, r)?;
                     let (a, b) = (data.curves.get(&r.id)?, data.curves.get(&full.id)?);
                     let len = a.len().min(b.len());
                     let raw: Vec<f64> = (0..len).map(|i| a[i].1 - b[i].1).collect();

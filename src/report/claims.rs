@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use super::compare::{
+    at_gain, bench_paired_with_full, curve_gain, full_pair, paired_with_full, pct_change,
+};
 use super::data::Results;
 use super::rules::{self, LossCurve, ProbeForgetting, Verdict};
 use super::stats::{Interval, bootstrap_diff, t_interval};
@@ -14,7 +17,7 @@ use crate::strategy::Strategy;
 pub const FROZEN: &str = "attn_embed_frozen";
 
 /// GPT-Neo-125M's public config, the claim's own model, counted exactly from the config alone.
-const GPT_NEO_125M: &str = include_str!("../../ablations/gpt-neo-125m/config.json");
+const GPT_NEO_125M: &str = include_str!("../../ablations/configs/gpt-neo-125m/config.json");
 
 #[derive(Clone, Debug)]
 pub struct Claim {
@@ -78,43 +81,31 @@ fn trainable(data: &Results) -> Claim {
     claim(c, rules::TRAINABLE_RULE, measured, rules::trainable(neo))
 }
 
+const BENCH_PAIRS: &str = "interleaved bench repeats";
+
 /// Per-pair relative change of `metric`, frozen against full, in percent (`sign` +1: rise is
 /// positive, -1: fall is positive). Pairs come from interleaved bench repeats where there are
 /// any, else from runs with the same dataset and seed.
-const BENCH_PAIRS: &str = "interleaved bench repeats";
-
 fn paired_change(data: &Results, metric: &str, bench: bool, sign: f64) -> (Vec<f64>, &'static str) {
-    let change = |full: f64, frozen: f64| sign * 100.0 * (frozen / full - 1.0);
+    let change = |frozen: f64, full: f64| sign * pct_change(frozen, full);
     if bench && !data.evidence.bench.is_empty() {
-        let mut v = Vec::new();
-        for ((s, rep), (tps, mem)) in &data.evidence.bench {
-            if s != FROZEN {
-                continue;
-            }
-            let Some((ftps, fmem)) = data.evidence.bench.get(&("full".to_string(), *rep)) else {
-                continue;
-            };
-            let (a, b) = if metric == "tokens_per_s" {
-                (Some(*ftps), Some(*tps))
+        let pick = |cell: &(f64, Option<f64>)| {
+            if metric == "tokens_per_s" {
+                Some(cell.0)
             } else {
-                (*fmem, *mem)
-            };
-            if let (Some(a), Some(b)) = (a, b) {
-                v.push(change(a, b));
+                cell.1
             }
-        }
-        return (v, BENCH_PAIRS);
+        };
+        return (
+            bench_paired_with_full(data, FROZEN, pick, change),
+            BENCH_PAIRS,
+        );
     }
-    let mut v = Vec::new();
-    for d in &data.datasets {
-        for r in data.ok_runs(d, FROZEN) {
-            if let Some(f) = data.ok_runs(d, "full").find(|f| f.seed == r.seed)
-                && let (Some(a), Some(b)) = (f.get(metric), r.get(metric))
-            {
-                v.push(change(a, b));
-            }
-        }
-    }
+    let v = data
+        .datasets
+        .iter()
+        .flat_map(|d| paired_with_full(data, d, FROZEN, |r| r.get(metric), change))
+        .collect();
     (v, "grid runs (dataset x seed), run one after another")
 }
 
@@ -219,45 +210,20 @@ fn loss_falls(data: &Results) -> Claim {
     claim(c, rules::STEADY_RULE, measured, rules::steady(&runs))
 }
 
-/// A run's probe NLL change at the step where its own-corpus NLL gain reaches `gain`
-/// (linear interpolation between curve points); `None` if it never gets there.
-pub(crate) fn at_gain(
-    curves: &BTreeMap<String, Vec<(f64, f64)>>,
-    own: &str,
-    probe: &str,
-    gain: f64,
-) -> Option<f64> {
-    let (o, p) = (curves.get(own)?, curves.get(probe)?);
-    let (o0, p0) = (o.first()?.1, p.first()?.1);
-    for k in 1..o.len().min(p.len()) {
-        let (g0, g1) = (o0 - o[k - 1].1, o0 - o[k].1);
-        if g1 >= gain && g1 > g0 {
-            let t = ((gain - g0) / (g1 - g0)).clamp(0.0, 1.0);
-            let at = p[k - 1].1 + t * (p[k].1 - p[k - 1].1);
-            return Some(at - p0);
-        }
-    }
-    None
-}
-
 fn forgetting(data: &Results) -> Claim {
     let c = "5. Catastrophic forgetting is reduced compared with full fine-tuning.";
     let curves = &data.evidence.eval_curves;
     let mut probes: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
     for d in &data.datasets {
         for r in data.ok_runs(d, FROZEN) {
-            let Some(f) = data.ok_runs(d, "full").find(|f| f.seed == r.seed) else {
+            let Some(f) = full_pair(data, r) else {
                 continue;
             };
             let (Some(cf), Some(cr)) = (curves.get(&f.id), curves.get(&r.id)) else {
                 continue;
             };
             // Matched learning: the own-style gain the weaker of the two reaches.
-            let gain = |c: &BTreeMap<String, Vec<(f64, f64)>>| {
-                let o = c.get(d)?;
-                Some(o.first()?.1 - o.last()?.1)
-            };
-            let (Some(gf), Some(gr)) = (gain(cf), gain(cr)) else {
+            let (Some(gf), Some(gr)) = (curve_gain(cf, d), curve_gain(cr, d)) else {
                 continue;
             };
             let g = gf.min(gr);

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use super::claims::{Claim, FROZEN};
+use super::compare::{at_gain, matched_gain, paired_pct};
 use super::data::{Results, Run};
 use super::stats::t_interval;
 use crate::measure::stats::mean;
@@ -36,21 +37,12 @@ fn over_runs(data: &Results, s: &str, metric: &str) -> Vec<f64> {
         .collect()
 }
 
-/// % change of `metric` against full's run with the same dataset and seed, per pair.
-fn pairs_vs_full(data: &Results, d: &str, s: &str, metric: &str) -> Vec<f64> {
-    data.ok_runs(d, s)
-        .filter_map(|r| {
-            let f = data.ok_runs(d, "full").find(|f| f.seed == r.seed)?;
-            Some(100.0 * (r.get(metric)? / f.get(metric)? - 1.0))
-        })
-        .collect()
-}
-
+/// % change of `metric` against full's run with the same dataset and seed: the cell.
 fn paired_cell(data: &Results, d: &str, s: &str, metric: &str) -> String {
     if s == "full" {
         return "—".into();
     }
-    let v = pairs_vs_full(data, d, s, metric);
+    let v = paired_pct(data, d, s, metric);
     if v.is_empty() {
         "n/a".into()
     } else {
@@ -65,7 +57,7 @@ fn vs_full(data: &Results, s: &str, metric: &str) -> String {
     let v: Vec<f64> = data
         .datasets
         .iter()
-        .flat_map(|d| pairs_vs_full(data, d, s, metric))
+        .flat_map(|d| paired_pct(data, d, s, metric))
         .collect();
     if v.is_empty() {
         "n/a".into()
@@ -501,7 +493,7 @@ fn forgetting(o: &mut String, data: &Results, files: &[String]) {
                     data.ok_runs(d, s)
                         .filter_map(|r| {
                             let c = data.evidence.eval_curves.get(&r.id)?;
-                            super::claims::at_gain(c, d, p, g)
+                            at_gain(c, d, p, g)
                         })
                         .collect()
                 });
@@ -517,23 +509,6 @@ fn forgetting(o: &mut String, data: &Results, files: &[String]) {
         }
     }
     let _ = writeln!(o);
-}
-
-/// The own-style NLL gain every strategy of `dataset` reaches: the smallest, over strategies, of
-/// the mean final gain on the curve subset; None when a strategy has no curve or none gains.
-fn matched_gain(data: &Results, dataset: &str) -> Option<f64> {
-    let mut g = f64::INFINITY;
-    for s in &data.strategies {
-        let gains: Vec<f64> = data
-            .ok_runs(dataset, s)
-            .filter_map(|r| {
-                let c = data.evidence.eval_curves.get(&r.id)?.get(dataset)?;
-                Some(c.first()?.1 - c.last()?.1)
-            })
-            .collect();
-        g = g.min(mean(&gains)?);
-    }
-    (g.is_finite() && g > 0.0).then_some(g)
 }
 
 /// ablate against each reference framework: speed, memory, quality, loss curves.

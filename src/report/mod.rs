@@ -5,6 +5,7 @@
 
 pub mod charts;
 pub mod claims;
+pub mod compare;
 pub mod data;
 pub mod markdown;
 pub mod pilot;

@@ -21,6 +21,8 @@ use crate::train::run::{RunPlan, Save, run};
 pub struct ChildTask {
     pub grid: String,
     pub run_id: String,
+    /// The resolved model, as a reference `ModelSpec::parse` maps back to it unambiguously.
+    pub model_location: String,
     pub config: RunConfig,
 }
 
@@ -82,7 +84,7 @@ fn run_task(task: &ChildTask, dir: &ResultsDir) -> Result<()> {
     let step_tokens =
         (cfg.settings.batch_size * cfg.settings.grad_accum * cfg.dataset.seq_len) as f64;
     let mut steps = Vec::new();
-    let result = ModelSpec::parse(&cfg.model_location).and_then(|model| {
+    let result = ModelSpec::parse(&task.model_location).and_then(|model| {
         let plan = RunPlan {
             model,
             model_name: cfg.model.clone(),

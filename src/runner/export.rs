@@ -11,11 +11,11 @@ use serde::Serialize;
 
 use super::{GridOptions, ResolvedGrid, ResolvedRun};
 use crate::config::train::TrainSettings;
-use crate::config::train::VALIDATION_SUFFIX;
 use crate::data::Dataset;
 use crate::results::schema::{self, ColumnKind};
 use crate::strategy::LoraSpec;
 use crate::train::batches::Batches;
+use crate::train::eval_plan::eval_plan;
 use crate::train::setup::plan_for;
 
 pub const FRAMEWORK: &str = "pytorch";
@@ -59,10 +59,13 @@ fn plan_one(
         .into_iter()
         .collect();
     let s = &cfg.settings;
-    let ds = Dataset::load(&cfg.dataset, tok)?;
-    let (validation, train) = ds.validation_split(s.validation_blocks);
-    let validation: Vec<Vec<u32>> = validation.iter().map(|b| b.ids.to_vec()).collect();
-    let blocks: Vec<Vec<u32>> = train.iter().map(|b| b.to_vec()).collect();
+    let datasets = std::iter::once(&cfg.dataset)
+        .chain(&cfg.eval_corpora)
+        .map(|d| Dataset::load(d, tok))
+        .collect::<Result<Vec<_>>>()?;
+    // The same sets, in the same order, as the candle run scores.
+    let planned = eval_plan(&datasets, s)?;
+    let blocks: Vec<Vec<u32>> = planned.train_blocks.iter().map(|b| b.to_vec()).collect();
     let mut order = Batches::new(blocks, s.batch_size, s.seed);
     let batches = (0..s.steps)
         .map(|_| {
@@ -77,21 +80,14 @@ fn plan_one(
                 .collect()
         })
         .collect();
-    let mut eval = Vec::new();
-    let others = cfg.eval_corpora.iter().map(|d| Dataset::load(d, tok));
-    for set in std::iter::once(Ok(ds)).chain(others) {
-        let set = set?;
-        let b: Vec<Vec<u32>> = set
-            .eval_sample(s.eval_blocks)
-            .iter()
-            .map(|x| x.ids.to_vec())
-            .collect();
-        eval.push((set.name.clone(), cfg.role_of(&set.name).to_string(), b));
-    }
-    if !validation.is_empty() {
-        let name = format!("{}{VALIDATION_SUFFIX}", cfg.dataset.name);
-        eval.push((name.clone(), cfg.role_of(&name).to_string(), validation));
-    }
+    let eval = planned
+        .sets
+        .iter()
+        .map(|p| {
+            let ids = p.blocks.iter().map(|b| b.ids.to_vec()).collect();
+            (p.corpus.clone(), cfg.role_of(&p.corpus).to_string(), ids)
+        })
+        .collect();
     let (model_kind, model_location) = run.model.for_reference()?;
     Ok(ReferencePlan {
         run_id: run.id.clone(),
@@ -137,7 +133,7 @@ pub fn export_plans(grid: &ResolvedGrid, opts: &GridOptions) -> Result<(PathBuf,
     let mut tokenizers: BTreeMap<String, tokenizers::Tokenizer> = BTreeMap::new();
     let mut n = 0;
     for run in opts.pending(grid, &dir)? {
-        let loc = &run.config.model_location;
+        let loc = &run.model.location();
         if !tokenizers.contains_key(loc) {
             tokenizers.insert(loc.clone(), run.model.read(&Device::Cpu)?.tokenizer);
         }

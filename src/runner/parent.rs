@@ -33,6 +33,8 @@ pub fn dry_run(grid: &ResolvedGrid, opts: &GridOptions) -> Result<()> {
         .iter()
         .map(|r| r.id.as_str())
         .collect();
+    let results = dir.finished()?;
+    let finished = runs.iter().filter(|r| results.contains(&r.id)).count();
     let threads = rayon::current_num_threads();
     println!(
         "{:<12} {:<14} {:<8} {:<18} {:>4} {:>8} {:>14} {:>9} {:>8}  state",
@@ -69,9 +71,10 @@ pub fn dry_run(grid: &ResolvedGrid, opts: &GridOptions) -> Result<()> {
         );
     }
     println!(
-        "{} {} runs, {} pending, estimated {:.0} min at {threads} threads (results: {})",
+        "{} {} runs: {} finished, {} pending, estimated {:.0} min at {threads} threads (results: {})",
         runs.len(),
         grid.framework,
+        finished,
         pending.len(),
         total / 60.0,
         dir.root.display()
@@ -164,6 +167,7 @@ fn run_child(
     let task = serde_json::to_string(&ChildTask {
         grid: grid.name.clone(),
         run_id: run.id.clone(),
+        model_location: run.model.location(),
         config: run.config.clone(),
     })?;
     let mut cmd = Command::new(exe);

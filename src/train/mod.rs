@@ -2,6 +2,7 @@
 
 pub mod accounting;
 pub mod batches;
+pub mod eval_plan;
 pub mod optim;
 pub mod run;
 pub mod setup;

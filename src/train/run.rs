@@ -10,11 +10,12 @@ use candle_core::Device;
 use serde::{Deserialize, Serialize};
 
 use super::accounting::Accounting;
+use super::eval_plan::{Split, eval_plan};
 use super::setup::{build_for_strategy, save_trainable};
 use super::trainer::{StepRecord, TrainReport, train};
 use crate::config::datasets::DatasetSpec;
 use crate::config::probe::ChatProbe;
-use crate::config::train::{TrainSettings, VALIDATION_SUFFIX};
+use crate::config::train::TrainSettings;
 use crate::data::Dataset;
 use crate::data::dataset::EvalBlock;
 use crate::eval::chat::{encode_prompt, generate_replies, reply_nll};
@@ -131,19 +132,6 @@ pub struct RunOutput {
     /// Greedy continuations of the sample prompt, before and after training.
     pub sample_before: Option<String>,
     pub sample_after: Option<String>,
-}
-
-/// The stratified eval sample of a dataset, refused when it asks for more than the split has.
-fn sample<'d>(ds: &'d Dataset, n: usize) -> Result<Vec<EvalBlock<'d>>> {
-    let have = ds.eval_blocks().len();
-    if n > have {
-        bail!(
-            "eval_blocks = {n} but the eval split of `{}` has only {have} blocks of {} tokens",
-            ds.name,
-            ds.seq_len
-        )
-    }
-    Ok(ds.eval_sample(n))
 }
 
 /// What an eval set scores: token blocks of a corpus, or a chat probe's (prompt, reply) pairs.
@@ -343,20 +331,18 @@ pub fn run(
     let mut sets = Vec::new();
     let mut evals = Vec::new();
     let mut eval_tokens_per_s = None;
-    // The validation slice (train blocks held out of training) is scored like a corpus, after
-    // the corpora.
-    let (validation, train_blocks) = datasets[0].validation_split(s.validation_blocks);
-    let mut to_score: Vec<(EvalSet, usize, &str)> = Vec::new();
-    for ds in &datasets {
-        let set = EvalSet::blocks(ds, &sample(ds, s.eval_blocks)?);
-        to_score.push((set, ds.seq_len, "eval"));
-    }
-    if !validation.is_empty() {
-        let mut set = EvalSet::blocks(&datasets[0], &validation);
-        set.source.corpus = format!("{}{VALIDATION_SUFFIX}", datasets[0].name);
-        to_score.push((set, datasets[0].seq_len, "validation"));
-    }
-    for (i, (set, seq_len, split)) in to_score.into_iter().enumerate() {
+    let planned = eval_plan(&datasets, s)?;
+    let train_blocks = planned.train_blocks;
+    let to_score = planned.sets.iter().map(|p| {
+        let mut set = EvalSet::blocks(p.dataset, &p.blocks);
+        set.source.corpus = p.corpus.clone();
+        let split = match p.split {
+            Split::Eval => "eval",
+            Split::Validation => "validation",
+        };
+        (set, p.dataset.seq_len, split)
+    });
+    for (i, (set, seq_len, split)) in to_score.enumerate() {
         let mut k = serde_json::json!({
             "model": model_sha256, "corpus": set.source.sha256, "seq_len": seq_len,
             "blocks": set.source.blocks, "batch": s.eval_batch,

@@ -285,7 +285,10 @@ fn pytorch_dry_run_and_retry_failed() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let listing = list(&[]);
-    assert!(listing.contains("6 pytorch runs, 6 pending"), "{listing}");
+    assert!(
+        listing.contains("6 pytorch runs: 0 finished, 6 pending"),
+        "{listing}"
+    );
     let first_id = listing
         .lines()
         .nth(1)
@@ -305,8 +308,8 @@ fn pytorch_dry_run_and_retry_failed() {
     ablate::results::ResultsDir::new(dir.path())
         .write_run(&row, &[], &[])
         .unwrap();
-    assert!(list(&[]).contains("6 pytorch runs, 5 pending"));
-    assert!(list(&["--retry-failed"]).contains("6 pytorch runs, 6 pending"));
+    assert!(list(&[]).contains("6 pytorch runs: 1 finished, 5 pending"));
+    assert!(list(&["--retry-failed"]).contains("6 pytorch runs: 1 finished, 6 pending"));
     assert!(!dir.path().join(".plans").exists(), "a dry run wrote plans");
 }
 

@@ -16,6 +16,7 @@ mod exports;
 mod grid;
 mod hub;
 mod measurement;
+mod model_refs;
 mod nn_ops;
 mod reference_parity;
 mod report;

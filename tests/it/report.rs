@@ -148,6 +148,25 @@ fn no_results_is_a_clear_error() {
     assert!(format!("{err:#}").contains("no results under"), "{err:#}");
 }
 
+/// Every file below `dir`, as paths relative to it, not descending into `skip`.
+fn files_under(dir: &Path, skip: &Path) -> BTreeSet<String> {
+    fn walk(root: &Path, dir: &Path, skip: &Path, out: &mut BTreeSet<String>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p != skip {
+                    walk(root, &p, skip, out);
+                }
+            } else {
+                out.insert(p.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(dir, dir, skip, &mut out);
+    out
+}
+
 #[test]
 fn committed_reports_regenerate_exactly() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -177,6 +196,19 @@ fn committed_reports_regenerate_exactly() {
         };
         let summary = ablate::report::build_with(&results, out.path(), opts).unwrap();
         assert!(!summary.files.is_empty());
+        // The whole folder: a file the command no longer writes is an orphan (a nested report's
+        // own folder, reports/pilot, is compared in its own turn).
+        let nested = root.join("reports/pilot");
+        let (written, committed) = (
+            files_under(out.path(), &nested),
+            files_under(&reports, &nested),
+        );
+        assert_eq!(
+            committed,
+            written,
+            "{} holds other files than `{cmd}` writes",
+            reports.display()
+        );
         for f in summary.files {
             let committed = std::fs::read(reports.join(&f)).unwrap_or_default();
             assert!(
