@@ -55,7 +55,46 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// sha256 of a file, remembered by (path, size, modification time) in `<cache>/sha256.json`, so
+/// that a grid's processes (the parent and one child per run) hash a model file once; a changed
+/// file has a new size or time and is hashed again.
 pub(crate) fn sha256_file(path: &Path) -> Result<String> {
+    sha256_file_memo(path, &cache_dir())
+}
+
+fn sha256_file_memo(path: &Path, memo_dir: &Path) -> Result<String> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let key = format!("{} {} {modified}", full.display(), meta.len());
+    let memo_path = memo_dir.join("sha256.json");
+    let mut memo: std::collections::BTreeMap<String, String> = std::fs::read(&memo_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    if let Some(sum) = memo.get(&key) {
+        return Ok(sum.clone());
+    }
+    let sum = sha256_file_uncached(path)?;
+    memo.insert(key, sum.clone());
+    // Best effort: a lost race or an unwritable cache only costs a later hash.
+    let tmp = memo_path.with_extension(format!("{}.tmp", std::process::id()));
+    if std::fs::create_dir_all(memo_dir).is_ok()
+        && serde_json::to_vec(&memo)
+            .ok()
+            .is_some_and(|b| std::fs::write(&tmp, b).is_ok())
+    {
+        let _ = std::fs::rename(&tmp, &memo_path);
+    }
+    Ok(sum)
+}
+
+fn sha256_file_uncached(path: &Path) -> Result<String> {
     let mut f =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut h = Sha256::new();
@@ -152,5 +191,38 @@ impl KnownModel {
         let _ = std::fs::remove_dir_all(&tmp);
         eprintln!("{} -> {}", self.alias, path.display());
         Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memo answers for an unchanged (path, size, time) without reading the file: bytes
+    /// swapped in place under the same size and time keep the remembered digest, a new size
+    /// gets a new one.
+    #[test]
+    fn a_file_is_hashed_once_until_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, memo) = (dir.path().join("m.gguf"), dir.path().join("memo"));
+        std::fs::write(&file, b"abc").unwrap();
+        let abc = sha256_hex(b"abc");
+        assert_eq!(sha256_file_memo(&file, &memo).unwrap(), abc);
+        let when = std::fs::metadata(&file).unwrap().modified().unwrap();
+        std::fs::write(&file, b"xyz").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
+        assert_eq!(
+            sha256_file_memo(&file, &memo).unwrap(),
+            abc,
+            "not remembered"
+        );
+        std::fs::write(&file, b"wxyz").unwrap();
+        assert_eq!(sha256_file_memo(&file, &memo).unwrap(), sha256_hex(b"wxyz"));
+        assert_eq!(sha256_file_uncached(&file).unwrap(), sha256_hex(b"wxyz"));
     }
 }

@@ -1,7 +1,7 @@
 //! Every comparison the report makes against full fine-tuning, in one place, for charts, tables
 //! and claims alike: runs paired with the full run of the same dataset and seed (same batches,
-//! same eval blocks), bench measurements paired by repeat, and the own-style gain at which
-//! forgetting is compared.
+//! same eval blocks), runs paired across frameworks, bench measurements paired by repeat, and
+//! the own-style gain at which forgetting is compared.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +17,14 @@ pub fn pct_change(value: f64, full: f64) -> f64 {
 pub fn full_pair<'a>(data: &'a Results, run: &'a Run) -> Option<&'a Run> {
     data.ok_runs(&run.dataset, "full")
         .find(|f| f.seed == run.seed)
+}
+
+/// The run of `other` (another framework's results) that `run` pairs with: same dataset,
+/// strategy and seed, so the same batches.
+pub fn counterpart<'a>(other: &'a Results, run: &'a Run) -> Option<&'a Run> {
+    other
+        .ok_runs(&run.dataset, &run.strategy)
+        .find(|x| x.seed == run.seed)
 }
 
 /// `change(value(run), value(full))` for every run of `strategy` on `dataset` that has its full

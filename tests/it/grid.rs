@@ -365,3 +365,68 @@ fn a_pilot_sweeps_rates_and_picks_by_the_validation_slice() {
         "{md}"
     );
 }
+
+/// The candle run and the PyTorch plan score the same sets, from the one eval plan
+/// (`train::eval_plan`): the same corpora in the same order, validation slice included, with the
+/// same number of blocks and tokens per block.
+#[test]
+fn the_candle_run_and_the_pytorch_plan_score_the_same_eval_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = write_grid(
+        dir.path(),
+        "datasets = [\"alice\"]\nstrategies = [\"full\"]\neval_corpora = [\"edgar\", \"general\"]\n[train]\nsteps = 3\nmeasure_skip_steps = 1\nbatch_size = 2\neval_blocks = 3\nvalidation_blocks = 2\n",
+    );
+    let res = dir.path().join("results");
+    let out = run_grid(&g, &res, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Candle: the rows it wrote, one per scored block, in scoring order.
+    let blocks = read_table(&res, "eval_blocks").unwrap().unwrap();
+    let corpus = strings_required(&blocks, "corpus").unwrap();
+    let tokens = numbers(&blocks, "tokens").unwrap();
+    let mut candle: Vec<(String, Vec<usize>)> = Vec::new();
+    for (c, t) in corpus.iter().zip(&tokens) {
+        let t = t.unwrap() as usize;
+        match candle.last_mut() {
+            Some((last, ts)) if last == c => ts.push(t),
+            _ => candle.push((c.clone(), vec![t])),
+        }
+    }
+    // PyTorch: the plan exported for the same run.
+    let grid =
+        ablate::runner::resolve(ablate::config::grid::Grid::load(&g).unwrap(), "pytorch").unwrap();
+    let plans = dir.path().join("plans");
+    let opts = ablate::runner::GridOptions {
+        results: Some(plans.clone()),
+        ..Default::default()
+    };
+    let (folder, n) = ablate::runner::export::export_plans(&grid, &opts).unwrap();
+    assert_eq!(n, 1);
+    let file = std::fs::read_dir(&folder)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let torch: Vec<(String, Vec<usize>)> = plan["eval"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let lens = e[2]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b.as_array().unwrap().len());
+            (e[0].as_str().unwrap().to_string(), lens.collect())
+        })
+        .collect();
+    let names: Vec<&str> = torch.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(names, ["alice", "edgar", "general", "alice:validation"]);
+    assert_eq!(candle, torch);
+}

@@ -292,3 +292,46 @@ fn parquet_of_an_older_schema_is_named() {
         "{msg}"
     );
 }
+
+/// Charts, tables and claims pair runs only through `report/compare.rs`: a pairing by seed or by
+/// bench repeat written anywhere else in the report fails here.
+#[test]
+fn paired_arithmetic_lives_in_the_comparison_module() {
+    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let report = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report");
+    let mut files = Vec::new();
+    walk(&report, &mut files);
+    let pairing =
+        regex::Regex::new(r#"\.seed == |seed == .*\.seed|\("full"\.to_string\(\), \*?rep"#)
+            .unwrap();
+    let mut found = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        if f.ends_with("compare.rs") {
+            assert!(
+                pairing.is_match(&text),
+                "the pattern no longer sees compare.rs's pairings"
+            );
+            continue;
+        }
+        for (i, l) in text.lines().enumerate() {
+            if pairing.is_match(l) {
+                found.push(format!("{}:{}: {}", f.display(), i + 1, l.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "pairing outside report/compare.rs:\n{}",
+        found.join("\n")
+    );
+}
