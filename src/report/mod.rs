@@ -7,6 +7,7 @@ pub mod charts;
 pub mod claims;
 pub mod compare;
 pub mod data;
+pub mod evidence;
 pub mod markdown;
 pub mod pilot;
 pub mod rules;

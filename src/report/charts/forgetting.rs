@@ -8,19 +8,17 @@ use crate::report::style::colour;
 use anyhow::Result;
 use plotters::prelude::*;
 
-/// Curve corpora that are neither a trained style nor a validation slice: the near-domain
-/// control first, then the out-of-domain probes.
+/// Curve corpora in the role of the near-domain control (first) or an out-of-domain probe, as
+/// the runner recorded their roles.
 pub(crate) fn probe_names(data: &Results) -> Vec<String> {
     let mut out: Vec<String> = data
         .evidence
-        .eval_curves
-        .values()
-        .flat_map(|m| m.keys())
-        .filter(|c| !data.datasets.contains(c) && !c.contains(':'))
-        .cloned()
+        .roles
+        .iter()
+        .filter(|(_, roles)| roles.iter().all(|r| r == "general" || r == "probe"))
+        .map(|(c, _)| c.clone())
         .collect();
     out.sort_by_key(|c| (c != "general", c.clone()));
-    out.dedup();
     out
 }
 
