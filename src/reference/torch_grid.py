@@ -150,6 +150,10 @@ def run_plan(plan_path: pathlib.Path, results: pathlib.Path, threads: int) -> No
         peak_mem_method="n/a: torch keeps no CPU allocator statistics", peak_rss_method=RSS_METHOD,
         sample_prompt=s["sample_prompt"], status="failed",
     )
+    # Further settings, where this schema has their columns.
+    for c in ("validation_blocks", "sample_tokens"):
+        if c in row:
+            row[c] = s[c]
     steps_rows, eval_rows = [], []
     try:
         model, row["model_source"] = load_model(plan)

@@ -35,6 +35,19 @@ pub fn numbers(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
         .collect()
 }
 
+/// An integer column; nulls as `None`.
+pub fn integers(df: &DataFrame, name: &str) -> Result<Vec<Option<i64>>> {
+    values(df, name)?
+        .into_iter()
+        .map(|v| match v {
+            AnyValue::Null => Ok(None),
+            v => v.extract::<i64>().map(Some).ok_or_else(|| {
+                anyhow::anyhow!("column `{name}`: expected an integer, found {v:?}")
+            }),
+        })
+        .collect()
+}
+
 /// A string column without nulls.
 pub fn strings_required(df: &DataFrame, name: &str) -> Result<Vec<String>> {
     strings(df, name)?

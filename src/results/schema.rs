@@ -1,192 +1,14 @@
-//! The Parquet schema, in one place: the row types, the column list of each table (`TABLES`,
-//! which the frame builders are tested against, the PyTorch backend receives in its plans, the
-//! report derives its numeric columns from, and the README documents), and the frame builders.
+//! The Parquet schema, in one place: each table is declared once ([`table!`]), and the
+//! declaration gives its row type, its column list (`TABLES`, which the PyTorch backend
+//! receives in its plans, the report derives its numeric columns from, and the README
+//! documents), the frame writer and the reader. A column's type in the row (`str`, `opt_str`,
+//! `u64`, `opt_u64`, `f64`, `opt_f64`) fixes its stored kind and whether it may be null;
+//! `since 2` marks a column added later, which files written before it lack (read as null).
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use polars::prelude::*;
 
-/// One run. Optional fields are null where they do not apply (e.g. after-training perplexity of
-/// a failed run).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct RunRow {
-    pub run_id: String,
-    pub grid: String,
-    pub model: String,
-    pub model_source: String,
-    pub dataset: String,
-    pub strategy: String,
-    pub strategy_spec: String,
-    pub seed: u64,
-    pub framework: String,
-    pub framework_version: String,
-    pub device: String,
-    pub threads: u64,
-    pub git_rev: String,
-    pub started_at: String,
-    pub params_total: u64,
-    pub params_trainable: u64,
-    pub trainable_ratio: f64,
-    pub steps: u64,
-    pub batch_size: u64,
-    pub grad_accum: u64,
-    pub seq_len: u64,
-    pub lr: f64,
-    pub warmup_steps: u64,
-    pub weight_decay: f64,
-    pub optimizer: String,
-    pub tokens_seen: u64,
-    pub train_seconds: f64,
-    pub tokens_per_s: f64,
-    pub step_ms_p50: Option<f64>,
-    pub step_ms_p95: Option<f64>,
-    pub eval_tokens_per_s: Option<f64>,
-    pub eval_seconds: f64,
-    pub peak_mem_bytes: Option<u64>,
-    pub peak_mem_method: String,
-    pub peak_rss_bytes: Option<u64>,
-    pub peak_rss_method: String,
-    pub ppl_before: Option<f64>,
-    pub ppl_after: Option<f64>,
-    pub ppl_before_cross: Option<f64>,
-    pub ppl_after_cross: Option<f64>,
-    pub ppl_before_general: Option<f64>,
-    pub ppl_after_general: Option<f64>,
-    pub final_loss: Option<f64>,
-    pub saved_bytes: Option<u64>,
-    pub sample_prompt: String,
-    pub sample_before: Option<String>,
-    pub sample_after: Option<String>,
-    pub wall_seconds: f64,
-    pub status: String,
-    pub error: Option<String>,
-    pub min_lr_ratio: Option<f64>,
-    pub beta1: Option<f64>,
-    pub beta2: Option<f64>,
-    pub eps: Option<f64>,
-    pub grad_clip: Option<f64>,
-    pub measure_skip_steps: Option<u64>,
-    pub eval_blocks: Option<u64>,
-    pub eval_batch: Option<u64>,
-    pub eval_every: Option<u64>,
-    pub curve_blocks: Option<u64>,
-    pub schedule: Option<String>,
-    pub cpu_model: Option<String>,
-    pub cpus: Option<u64>,
-    pub simd: Option<String>,
-    pub gemm: Option<String>,
-    pub mem_total_bytes: Option<u64>,
-    pub model_sha256: Option<String>,
-    pub data_sha256: Option<String>,
-    pub mem_weights_bytes: Option<u64>,
-    pub mem_grads_bytes: Option<u64>,
-    pub mem_optimizer_bytes: Option<u64>,
-    pub mem_activations_bytes: Option<u64>,
-    pub eval_before_seconds: Option<f64>,
-    pub curve_seconds: Option<f64>,
-    pub eval_after_seconds: Option<f64>,
-    pub notes: Option<String>,
-    pub samples: Option<u64>,
-    pub sample_temperature: Option<f64>,
-    pub sample_top_p: Option<f64>,
-    /// Trainable parameters by group (the architecture's naming table decides the group).
-    pub trainable_embeddings: Option<u64>,
-    pub trainable_attention: Option<u64>,
-    pub trainable_mlp: Option<u64>,
-    pub trainable_norms: Option<u64>,
-    pub trainable_adapters: Option<u64>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct StepRow {
-    pub run_id: String,
-    pub step: u64,
-    pub loss: f64,
-    pub lr: f64,
-    pub grad_norm: f64,
-    pub tokens: u64,
-    pub elapsed_s: f64,
-}
-
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct EvalRow {
-    pub run_id: String,
-    pub corpus: String,
-    /// `own`, `cross` (another style), `general` or `probe` (out-of-domain).
-    pub role: String,
-    pub ppl_before: Option<f64>,
-    pub ppl_after: Option<f64>,
-    pub corpus_sha256: Option<String>,
-    /// Blocks and tokens scored, and the files they came from (comma-separated).
-    pub blocks: Option<u64>,
-    pub tokens: Option<u64>,
-    pub files: Option<String>,
-    /// 1 when the before scores came from the cache of an earlier run of the same model.
-    pub before_cached: Option<u64>,
-}
-
-/// One scored eval block of one corpus: the unit of intervals and paired comparisons.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct EvalBlockRow {
-    pub run_id: String,
-    pub corpus: String,
-    pub role: String,
-    /// Index of the block in the corpus's stratified sample.
-    pub block: u64,
-    pub file: String,
-    /// Token offset of the block in the file's eval split.
-    pub offset: u64,
-    pub tokens: u64,
-    /// Mean next-token NLL of the block before and after training.
-    pub nll_before: Option<f64>,
-    pub nll_after: Option<f64>,
-}
-
-/// A point of a learning or forgetting curve: a corpus's small fixed subset scored during
-/// training (step 0 is before the first update).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CurveRow {
-    pub run_id: String,
-    pub step: u64,
-    pub corpus: String,
-    pub role: String,
-    pub nll: f64,
-    pub tokens: u64,
-}
-
-/// One timed measurement of `ablate bench` (every repeat, interleaved with the other
-/// strategies; one child process each), with the settings and the machine.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct BenchRow {
-    pub bench_id: String,
-    pub started_at: String,
-    pub model: String,
-    pub strategy: String,
-    pub repeat: u64,
-    pub framework: String,
-    pub framework_version: String,
-    pub git_rev: String,
-    pub params_total: u64,
-    pub params_trainable: u64,
-    pub trainable_ratio: f64,
-    pub tokens_per_s: f64,
-    pub step_s: f64,
-    pub peak_mem_bytes: Option<u64>,
-    pub peak_mem_method: String,
-    pub peak_rss_bytes: Option<u64>,
-    pub peak_rss_method: String,
-    pub batch_size: u64,
-    pub seq_len: u64,
-    pub steps: u64,
-    pub optimizer: String,
-    pub threads: u64,
-    pub cpu_model: String,
-    pub cpus: u64,
-    pub simd: String,
-    pub gemm: String,
-    pub mem_total_bytes: Option<u64>,
-    /// `cpu` or `cuda:N`.
-    pub device: Option<String>,
-}
+use super::frame::{integers, numbers, strings};
 
 /// The type of a column as stored: strings, 64-bit integers, 64-bit floats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -208,201 +30,15 @@ pub struct ColumnSpec {
 }
 
 impl ColumnSpec {
-    const fn new(name: &'static str, kind: ColumnKind, nullable: bool) -> Self {
+    /// From a declaration: nullable where the row's type is optional or the column came later.
+    const fn declared(name: &'static str, kind: ColumnKind, optional: bool, since: u32) -> Self {
         Self {
             name,
             kind,
-            nullable,
-            since: 1,
+            nullable: optional || since > 1,
+            since,
         }
     }
-
-    /// A column added in schema version 2 (provenance, per-block evals, memory breakdown).
-    const fn v2(name: &'static str, kind: ColumnKind) -> Self {
-        Self {
-            name,
-            kind,
-            nullable: true,
-            since: 2,
-        }
-    }
-}
-
-pub const RUN_COLUMNS: &[ColumnSpec] = &[
-    ColumnSpec::new("run_id", ColumnKind::Str, false),
-    ColumnSpec::new("grid", ColumnKind::Str, false),
-    ColumnSpec::new("model", ColumnKind::Str, false),
-    ColumnSpec::new("model_source", ColumnKind::Str, false),
-    ColumnSpec::new("dataset", ColumnKind::Str, false),
-    ColumnSpec::new("strategy", ColumnKind::Str, false),
-    ColumnSpec::new("strategy_spec", ColumnKind::Str, false),
-    ColumnSpec::new("seed", ColumnKind::Int, false),
-    ColumnSpec::new("framework", ColumnKind::Str, false),
-    ColumnSpec::new("framework_version", ColumnKind::Str, false),
-    ColumnSpec::new("device", ColumnKind::Str, false),
-    ColumnSpec::new("threads", ColumnKind::Int, false),
-    ColumnSpec::new("git_rev", ColumnKind::Str, false),
-    ColumnSpec::new("started_at", ColumnKind::Str, false),
-    ColumnSpec::new("params_total", ColumnKind::Int, false),
-    ColumnSpec::new("params_trainable", ColumnKind::Int, false),
-    ColumnSpec::new("trainable_ratio", ColumnKind::Float, false),
-    ColumnSpec::new("steps", ColumnKind::Int, false),
-    ColumnSpec::new("batch_size", ColumnKind::Int, false),
-    ColumnSpec::new("grad_accum", ColumnKind::Int, false),
-    ColumnSpec::new("seq_len", ColumnKind::Int, false),
-    ColumnSpec::new("lr", ColumnKind::Float, false),
-    ColumnSpec::new("warmup_steps", ColumnKind::Int, false),
-    ColumnSpec::new("weight_decay", ColumnKind::Float, false),
-    ColumnSpec::new("optimizer", ColumnKind::Str, false),
-    ColumnSpec::new("tokens_seen", ColumnKind::Int, false),
-    ColumnSpec::new("train_seconds", ColumnKind::Float, false),
-    ColumnSpec::new("tokens_per_s", ColumnKind::Float, false),
-    ColumnSpec::new("step_ms_p50", ColumnKind::Float, true),
-    ColumnSpec::new("step_ms_p95", ColumnKind::Float, true),
-    ColumnSpec::new("eval_tokens_per_s", ColumnKind::Float, true),
-    ColumnSpec::new("eval_seconds", ColumnKind::Float, false),
-    ColumnSpec::new("peak_mem_bytes", ColumnKind::Int, true),
-    ColumnSpec::new("peak_mem_method", ColumnKind::Str, false),
-    ColumnSpec::new("peak_rss_bytes", ColumnKind::Int, true),
-    ColumnSpec::new("peak_rss_method", ColumnKind::Str, false),
-    ColumnSpec::new("ppl_before", ColumnKind::Float, true),
-    ColumnSpec::new("ppl_after", ColumnKind::Float, true),
-    ColumnSpec::new("ppl_before_cross", ColumnKind::Float, true),
-    ColumnSpec::new("ppl_after_cross", ColumnKind::Float, true),
-    ColumnSpec::new("ppl_before_general", ColumnKind::Float, true),
-    ColumnSpec::new("ppl_after_general", ColumnKind::Float, true),
-    ColumnSpec::new("final_loss", ColumnKind::Float, true),
-    ColumnSpec::new("saved_bytes", ColumnKind::Int, true),
-    ColumnSpec::new("sample_prompt", ColumnKind::Str, false),
-    ColumnSpec::new("sample_before", ColumnKind::Str, true),
-    ColumnSpec::new("sample_after", ColumnKind::Str, true),
-    ColumnSpec::new("wall_seconds", ColumnKind::Float, false),
-    ColumnSpec::new("status", ColumnKind::Str, false),
-    ColumnSpec::new("error", ColumnKind::Str, true),
-    ColumnSpec::v2("min_lr_ratio", ColumnKind::Float),
-    ColumnSpec::v2("beta1", ColumnKind::Float),
-    ColumnSpec::v2("beta2", ColumnKind::Float),
-    ColumnSpec::v2("eps", ColumnKind::Float),
-    ColumnSpec::v2("grad_clip", ColumnKind::Float),
-    ColumnSpec::v2("measure_skip_steps", ColumnKind::Int),
-    ColumnSpec::v2("eval_blocks", ColumnKind::Int),
-    ColumnSpec::v2("eval_batch", ColumnKind::Int),
-    ColumnSpec::v2("eval_every", ColumnKind::Int),
-    ColumnSpec::v2("curve_blocks", ColumnKind::Int),
-    ColumnSpec::v2("schedule", ColumnKind::Str),
-    ColumnSpec::v2("cpu_model", ColumnKind::Str),
-    ColumnSpec::v2("cpus", ColumnKind::Int),
-    ColumnSpec::v2("simd", ColumnKind::Str),
-    ColumnSpec::v2("gemm", ColumnKind::Str),
-    ColumnSpec::v2("mem_total_bytes", ColumnKind::Int),
-    ColumnSpec::v2("model_sha256", ColumnKind::Str),
-    ColumnSpec::v2("data_sha256", ColumnKind::Str),
-    ColumnSpec::v2("mem_weights_bytes", ColumnKind::Int),
-    ColumnSpec::v2("mem_grads_bytes", ColumnKind::Int),
-    ColumnSpec::v2("mem_optimizer_bytes", ColumnKind::Int),
-    ColumnSpec::v2("mem_activations_bytes", ColumnKind::Int),
-    ColumnSpec::v2("eval_before_seconds", ColumnKind::Float),
-    ColumnSpec::v2("curve_seconds", ColumnKind::Float),
-    ColumnSpec::v2("eval_after_seconds", ColumnKind::Float),
-    ColumnSpec::v2("notes", ColumnKind::Str),
-    ColumnSpec::v2("samples", ColumnKind::Int),
-    ColumnSpec::v2("sample_temperature", ColumnKind::Float),
-    ColumnSpec::v2("sample_top_p", ColumnKind::Float),
-    ColumnSpec::v2("trainable_embeddings", ColumnKind::Int),
-    ColumnSpec::v2("trainable_attention", ColumnKind::Int),
-    ColumnSpec::v2("trainable_mlp", ColumnKind::Int),
-    ColumnSpec::v2("trainable_norms", ColumnKind::Int),
-    ColumnSpec::v2("trainable_adapters", ColumnKind::Int),
-];
-
-pub const STEP_COLUMNS: &[ColumnSpec] = &[
-    ColumnSpec::new("run_id", ColumnKind::Str, false),
-    ColumnSpec::new("step", ColumnKind::Int, false),
-    ColumnSpec::new("loss", ColumnKind::Float, false),
-    ColumnSpec::new("lr", ColumnKind::Float, false),
-    ColumnSpec::new("grad_norm", ColumnKind::Float, false),
-    ColumnSpec::new("tokens", ColumnKind::Int, false),
-    ColumnSpec::new("elapsed_s", ColumnKind::Float, false),
-];
-
-pub const EVAL_COLUMNS: &[ColumnSpec] = &[
-    ColumnSpec::new("run_id", ColumnKind::Str, false),
-    ColumnSpec::new("corpus", ColumnKind::Str, false),
-    ColumnSpec::new("role", ColumnKind::Str, false),
-    ColumnSpec::new("ppl_before", ColumnKind::Float, true),
-    ColumnSpec::new("ppl_after", ColumnKind::Float, true),
-    ColumnSpec::v2("corpus_sha256", ColumnKind::Str),
-    ColumnSpec::v2("blocks", ColumnKind::Int),
-    ColumnSpec::v2("tokens", ColumnKind::Int),
-    ColumnSpec::v2("files", ColumnKind::Str),
-    ColumnSpec::v2("before_cached", ColumnKind::Int),
-];
-
-pub const EVAL_BLOCK_COLUMNS: &[ColumnSpec] = &[
-    ColumnSpec::new("run_id", ColumnKind::Str, false),
-    ColumnSpec::new("corpus", ColumnKind::Str, false),
-    ColumnSpec::new("role", ColumnKind::Str, false),
-    ColumnSpec::new("block", ColumnKind::Int, false),
-    ColumnSpec::new("file", ColumnKind::Str, false),
-    ColumnSpec::new("offset", ColumnKind::Int, false),
-    ColumnSpec::new("tokens", ColumnKind::Int, false),
-    ColumnSpec::new("nll_before", ColumnKind::Float, true),
-    ColumnSpec::new("nll_after", ColumnKind::Float, true),
-];
-
-pub const CURVE_COLUMNS: &[ColumnSpec] = &[
-    ColumnSpec::new("run_id", ColumnKind::Str, false),
-    ColumnSpec::new("step", ColumnKind::Int, false),
-    ColumnSpec::new("corpus", ColumnKind::Str, false),
-    ColumnSpec::new("role", ColumnKind::Str, false),
-    ColumnSpec::new("nll", ColumnKind::Float, false),
-    ColumnSpec::new("tokens", ColumnKind::Int, false),
-];
-
-pub const BENCH_COLUMNS: &[ColumnSpec] = &[
-    ColumnSpec::new("bench_id", ColumnKind::Str, false),
-    ColumnSpec::new("started_at", ColumnKind::Str, false),
-    ColumnSpec::new("model", ColumnKind::Str, false),
-    ColumnSpec::new("strategy", ColumnKind::Str, false),
-    ColumnSpec::new("repeat", ColumnKind::Int, false),
-    ColumnSpec::new("framework", ColumnKind::Str, false),
-    ColumnSpec::new("framework_version", ColumnKind::Str, false),
-    ColumnSpec::new("git_rev", ColumnKind::Str, false),
-    ColumnSpec::new("params_total", ColumnKind::Int, false),
-    ColumnSpec::new("params_trainable", ColumnKind::Int, false),
-    ColumnSpec::new("trainable_ratio", ColumnKind::Float, false),
-    ColumnSpec::new("tokens_per_s", ColumnKind::Float, false),
-    ColumnSpec::new("step_s", ColumnKind::Float, false),
-    ColumnSpec::new("peak_mem_bytes", ColumnKind::Int, true),
-    ColumnSpec::new("peak_mem_method", ColumnKind::Str, false),
-    ColumnSpec::new("peak_rss_bytes", ColumnKind::Int, true),
-    ColumnSpec::new("peak_rss_method", ColumnKind::Str, false),
-    ColumnSpec::new("batch_size", ColumnKind::Int, false),
-    ColumnSpec::new("seq_len", ColumnKind::Int, false),
-    ColumnSpec::new("steps", ColumnKind::Int, false),
-    ColumnSpec::new("optimizer", ColumnKind::Str, false),
-    ColumnSpec::new("threads", ColumnKind::Int, false),
-    ColumnSpec::new("cpu_model", ColumnKind::Str, false),
-    ColumnSpec::new("cpus", ColumnKind::Int, false),
-    ColumnSpec::new("simd", ColumnKind::Str, false),
-    ColumnSpec::new("gemm", ColumnKind::Str, false),
-    ColumnSpec::new("mem_total_bytes", ColumnKind::Int, true),
-    ColumnSpec::v2("device", ColumnKind::Str),
-];
-
-/// Every table by its folder name under a results directory.
-pub const TABLES: [(&str, &[ColumnSpec]); 6] = [
-    ("runs", RUN_COLUMNS),
-    ("steps", STEP_COLUMNS),
-    ("evals", EVAL_COLUMNS),
-    ("eval_blocks", EVAL_BLOCK_COLUMNS),
-    ("curves", CURVE_COLUMNS),
-    ("bench", BENCH_COLUMNS),
-];
-
-/// The columns of `table`, if it is one of ours.
-pub fn columns(table: &str) -> Option<&'static [ColumnSpec]> {
-    TABLES.iter().find(|(t, _)| *t == table).map(|(_, c)| *c)
 }
 
 fn col<T, P>(name: &str, v: P) -> Column
@@ -455,178 +91,322 @@ macro_rules! column {
     };
 }
 
-pub fn runs_frame(rows: &[RunRow]) -> Result<DataFrame> {
-    Ok(DataFrame::new_infer_height(vec![
-        column!(rows, run_id, str),
-        column!(rows, grid, str),
-        column!(rows, model, str),
-        column!(rows, model_source, str),
-        column!(rows, dataset, str),
-        column!(rows, strategy, str),
-        column!(rows, strategy_spec, str),
-        column!(rows, seed, u64),
-        column!(rows, framework, str),
-        column!(rows, framework_version, str),
-        column!(rows, device, str),
-        column!(rows, threads, u64),
-        column!(rows, git_rev, str),
-        column!(rows, started_at, str),
-        column!(rows, params_total, u64),
-        column!(rows, params_trainable, u64),
-        column!(rows, trainable_ratio, f64),
-        column!(rows, steps, u64),
-        column!(rows, batch_size, u64),
-        column!(rows, grad_accum, u64),
-        column!(rows, seq_len, u64),
-        column!(rows, lr, f64),
-        column!(rows, warmup_steps, u64),
-        column!(rows, weight_decay, f64),
-        column!(rows, optimizer, str),
-        column!(rows, tokens_seen, u64),
-        column!(rows, train_seconds, f64),
-        column!(rows, tokens_per_s, f64),
-        column!(rows, step_ms_p50, opt_f64),
-        column!(rows, step_ms_p95, opt_f64),
-        column!(rows, eval_tokens_per_s, opt_f64),
-        column!(rows, eval_seconds, f64),
-        column!(rows, peak_mem_bytes, opt_u64),
-        column!(rows, peak_mem_method, str),
-        column!(rows, peak_rss_bytes, opt_u64),
-        column!(rows, peak_rss_method, str),
-        column!(rows, ppl_before, opt_f64),
-        column!(rows, ppl_after, opt_f64),
-        column!(rows, ppl_before_cross, opt_f64),
-        column!(rows, ppl_after_cross, opt_f64),
-        column!(rows, ppl_before_general, opt_f64),
-        column!(rows, ppl_after_general, opt_f64),
-        column!(rows, final_loss, opt_f64),
-        column!(rows, saved_bytes, opt_u64),
-        column!(rows, sample_prompt, str),
-        column!(rows, sample_before, opt_str),
-        column!(rows, sample_after, opt_str),
-        column!(rows, wall_seconds, f64),
-        column!(rows, status, str),
-        column!(rows, error, opt_str),
-        column!(rows, min_lr_ratio, opt_f64),
-        column!(rows, beta1, opt_f64),
-        column!(rows, beta2, opt_f64),
-        column!(rows, eps, opt_f64),
-        column!(rows, grad_clip, opt_f64),
-        column!(rows, measure_skip_steps, opt_u64),
-        column!(rows, eval_blocks, opt_u64),
-        column!(rows, eval_batch, opt_u64),
-        column!(rows, eval_every, opt_u64),
-        column!(rows, curve_blocks, opt_u64),
-        column!(rows, schedule, opt_str),
-        column!(rows, cpu_model, opt_str),
-        column!(rows, cpus, opt_u64),
-        column!(rows, simd, opt_str),
-        column!(rows, gemm, opt_str),
-        column!(rows, mem_total_bytes, opt_u64),
-        column!(rows, model_sha256, opt_str),
-        column!(rows, data_sha256, opt_str),
-        column!(rows, mem_weights_bytes, opt_u64),
-        column!(rows, mem_grads_bytes, opt_u64),
-        column!(rows, mem_optimizer_bytes, opt_u64),
-        column!(rows, mem_activations_bytes, opt_u64),
-        column!(rows, eval_before_seconds, opt_f64),
-        column!(rows, curve_seconds, opt_f64),
-        column!(rows, eval_after_seconds, opt_f64),
-        column!(rows, notes, opt_str),
-        column!(rows, samples, opt_u64),
-        column!(rows, sample_temperature, opt_f64),
-        column!(rows, sample_top_p, opt_f64),
-        column!(rows, trainable_embeddings, opt_u64),
-        column!(rows, trainable_attention, opt_u64),
-        column!(rows, trainable_mlp, opt_u64),
-        column!(rows, trainable_norms, opt_u64),
-        column!(rows, trainable_adapters, opt_u64),
-    ])?)
+/// Declares a table once: the row type, its column list, the frame writer and the reader.
+macro_rules! table {
+    (
+        $(#[doc = $doc:literal])*
+        #[derive($($derive:ident),*)]
+        pub struct $row:ident;
+        columns $columns:ident, write $write:ident, read $read:ident;
+        { $( $(#[doc = $fdoc:literal])* $field:ident: $conv:ident $(since $since:literal)?, )* }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive($($derive),*)]
+        pub struct $row {
+            $( $(#[doc = $fdoc])* pub $field: table!(@ty $conv), )*
+        }
+
+        pub const $columns: &[ColumnSpec] = &[
+            $( ColumnSpec::declared(stringify!($field), table!(@kind $conv), table!(@opt $conv), table!(@since $($since)?)), )*
+        ];
+
+        pub fn $write(rows: &[$row]) -> Result<DataFrame> {
+            Ok(DataFrame::new_infer_height(vec![ $( column!(rows, $field, $conv), )* ])?)
+        }
+
+        /// The rows of a frame of this table (read with `store::read_table` or from one file);
+        /// a column added later and absent from an older file reads as null.
+        pub fn $read(df: &DataFrame) -> Result<Vec<$row>> {
+            let n = df.height();
+            $( let $field = table!(@read df, n, $columns, $field, $conv); )*
+            (0..n)
+                .map(|i| Ok($row { $( $field: table!(@get $field, i, $conv), )* }))
+                .collect()
+        }
+    };
+    (@ty str) => { String };
+    (@ty opt_str) => { Option<String> };
+    (@ty u64) => { u64 };
+    (@ty opt_u64) => { Option<u64> };
+    (@ty f64) => { f64 };
+    (@ty opt_f64) => { Option<f64> };
+    (@kind str) => { ColumnKind::Str };
+    (@kind opt_str) => { ColumnKind::Str };
+    (@kind u64) => { ColumnKind::Int };
+    (@kind opt_u64) => { ColumnKind::Int };
+    (@kind f64) => { ColumnKind::Float };
+    (@kind opt_f64) => { ColumnKind::Float };
+    (@opt str) => { false };
+    (@opt u64) => { false };
+    (@opt f64) => { false };
+    (@opt $other:ident) => { true };
+    (@since) => { 1 };
+    (@since $s:literal) => { $s };
+    (@read $df:ident, $n:ident, $columns:ident, $field:ident, $conv:ident) => {
+        read_column($df, $n, $columns, stringify!($field), |df, name| table!(@column df, name, $conv))?
+    };
+    (@column $df:ident, $name:ident, str) => { strings($df, $name) };
+    (@column $df:ident, $name:ident, opt_str) => { strings($df, $name) };
+    (@column $df:ident, $name:ident, u64) => { integers($df, $name) };
+    (@column $df:ident, $name:ident, opt_u64) => { integers($df, $name) };
+    (@column $df:ident, $name:ident, f64) => { numbers($df, $name) };
+    (@column $df:ident, $name:ident, opt_f64) => { numbers($df, $name) };
+    (@get $field:ident, $i:ident, str) => { required(&$field, $i, stringify!($field))?.clone() };
+    (@get $field:ident, $i:ident, opt_str) => { $field[$i].clone() };
+    (@get $field:ident, $i:ident, u64) => { *required(&$field, $i, stringify!($field))? as u64 };
+    (@get $field:ident, $i:ident, opt_u64) => { $field[$i].map(|v| v as u64) };
+    (@get $field:ident, $i:ident, f64) => { *required(&$field, $i, stringify!($field))? };
+    (@get $field:ident, $i:ident, opt_f64) => { $field[$i] };
 }
 
-pub fn steps_frame(rows: &[StepRow]) -> Result<DataFrame> {
-    Ok(DataFrame::new_infer_height(vec![
-        column!(rows, run_id, str),
-        column!(rows, step, u64),
-        column!(rows, loss, f64),
-        column!(rows, lr, f64),
-        column!(rows, grad_norm, f64),
-        column!(rows, tokens, u64),
-        column!(rows, elapsed_s, f64),
-    ])?)
+/// A column's values, or all nulls where a file predates a nullable column.
+fn read_column<T>(
+    df: &DataFrame,
+    n: usize,
+    columns: &[ColumnSpec],
+    name: &str,
+    read: impl Fn(&DataFrame, &str) -> Result<Vec<Option<T>>>,
+) -> Result<Vec<Option<T>>> {
+    if df.column(name).is_ok() {
+        return read(df, name);
+    }
+    match columns.iter().find(|c| c.name == name) {
+        Some(c) if c.nullable => Ok((0..n).map(|_| None).collect()),
+        _ => bail!("column `{name}` is missing"),
+    }
 }
 
-pub fn evals_frame(rows: &[EvalRow]) -> Result<DataFrame> {
-    Ok(DataFrame::new_infer_height(vec![
-        column!(rows, run_id, str),
-        column!(rows, corpus, str),
-        column!(rows, role, str),
-        column!(rows, ppl_before, opt_f64),
-        column!(rows, ppl_after, opt_f64),
-        column!(rows, corpus_sha256, opt_str),
-        column!(rows, blocks, opt_u64),
-        column!(rows, tokens, opt_u64),
-        column!(rows, files, opt_str),
-        column!(rows, before_cached, opt_u64),
-    ])?)
+fn required<'a, T>(values: &'a [Option<T>], i: usize, name: &str) -> Result<&'a T> {
+    values[i]
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("column `{name}` has a null in row {i}"))
 }
 
-pub fn eval_blocks_frame(rows: &[EvalBlockRow]) -> Result<DataFrame> {
-    Ok(DataFrame::new_infer_height(vec![
-        column!(rows, run_id, str),
-        column!(rows, corpus, str),
-        column!(rows, role, str),
-        column!(rows, block, u64),
-        column!(rows, file, str),
-        column!(rows, offset, u64),
-        column!(rows, tokens, u64),
-        column!(rows, nll_before, opt_f64),
-        column!(rows, nll_after, opt_f64),
-    ])?)
+table! {
+    /// One run. Optional fields are null where they do not apply (e.g. after-training perplexity of
+    /// a failed run).
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct RunRow;
+    columns RUN_COLUMNS, write runs_frame, read read_runs;
+    {
+        run_id: str,
+        grid: str,
+        model: str,
+        model_source: str,
+        dataset: str,
+        strategy: str,
+        strategy_spec: str,
+        seed: u64,
+        framework: str,
+        framework_version: str,
+        device: str,
+        threads: u64,
+        git_rev: str,
+        started_at: str,
+        params_total: u64,
+        params_trainable: u64,
+        trainable_ratio: f64,
+        steps: u64,
+        batch_size: u64,
+        grad_accum: u64,
+        seq_len: u64,
+        lr: f64,
+        warmup_steps: u64,
+        weight_decay: f64,
+        optimizer: str,
+        tokens_seen: u64,
+        train_seconds: f64,
+        tokens_per_s: f64,
+        step_ms_p50: opt_f64,
+        step_ms_p95: opt_f64,
+        eval_tokens_per_s: opt_f64,
+        eval_seconds: f64,
+        peak_mem_bytes: opt_u64,
+        peak_mem_method: str,
+        peak_rss_bytes: opt_u64,
+        peak_rss_method: str,
+        ppl_before: opt_f64,
+        ppl_after: opt_f64,
+        ppl_before_cross: opt_f64,
+        ppl_after_cross: opt_f64,
+        ppl_before_general: opt_f64,
+        ppl_after_general: opt_f64,
+        final_loss: opt_f64,
+        saved_bytes: opt_u64,
+        sample_prompt: str,
+        sample_before: opt_str,
+        sample_after: opt_str,
+        wall_seconds: f64,
+        status: str,
+        error: opt_str,
+        min_lr_ratio: opt_f64 since 2,
+        beta1: opt_f64 since 2,
+        beta2: opt_f64 since 2,
+        eps: opt_f64 since 2,
+        grad_clip: opt_f64 since 2,
+        measure_skip_steps: opt_u64 since 2,
+        eval_blocks: opt_u64 since 2,
+        eval_batch: opt_u64 since 2,
+        eval_every: opt_u64 since 2,
+        curve_blocks: opt_u64 since 2,
+        schedule: opt_str since 2,
+        cpu_model: opt_str since 2,
+        cpus: opt_u64 since 2,
+        simd: opt_str since 2,
+        gemm: opt_str since 2,
+        mem_total_bytes: opt_u64 since 2,
+        model_sha256: opt_str since 2,
+        data_sha256: opt_str since 2,
+        mem_weights_bytes: opt_u64 since 2,
+        mem_grads_bytes: opt_u64 since 2,
+        mem_optimizer_bytes: opt_u64 since 2,
+        mem_activations_bytes: opt_u64 since 2,
+        eval_before_seconds: opt_f64 since 2,
+        curve_seconds: opt_f64 since 2,
+        eval_after_seconds: opt_f64 since 2,
+        notes: opt_str since 2,
+        samples: opt_u64 since 2,
+        sample_temperature: opt_f64 since 2,
+        sample_top_p: opt_f64 since 2,
+        /// Trainable parameters by group (the architecture's naming table decides the group).
+        trainable_embeddings: opt_u64 since 2,
+        trainable_attention: opt_u64 since 2,
+        trainable_mlp: opt_u64 since 2,
+        trainable_norms: opt_u64 since 2,
+        trainable_adapters: opt_u64 since 2,
+        /// Settings that feed the run id and had no column before schema version 3.
+        validation_blocks: opt_u64 since 3,
+        sample_tokens: opt_u64 since 3,
+    }
 }
 
-pub fn curves_frame(rows: &[CurveRow]) -> Result<DataFrame> {
-    Ok(DataFrame::new_infer_height(vec![
-        column!(rows, run_id, str),
-        column!(rows, step, u64),
-        column!(rows, corpus, str),
-        column!(rows, role, str),
-        column!(rows, nll, f64),
-        column!(rows, tokens, u64),
-    ])?)
+table! {
+
+    #[derive(Clone, Debug, PartialEq)]
+    pub struct StepRow;
+    columns STEP_COLUMNS, write steps_frame, read read_steps;
+    {
+        run_id: str,
+        step: u64,
+        loss: f64,
+        lr: f64,
+        grad_norm: f64,
+        tokens: u64,
+        elapsed_s: f64,
+    }
 }
 
-pub fn bench_frame(rows: &[BenchRow]) -> Result<DataFrame> {
-    Ok(DataFrame::new_infer_height(vec![
-        column!(rows, bench_id, str),
-        column!(rows, started_at, str),
-        column!(rows, model, str),
-        column!(rows, strategy, str),
-        column!(rows, repeat, u64),
-        column!(rows, framework, str),
-        column!(rows, framework_version, str),
-        column!(rows, git_rev, str),
-        column!(rows, params_total, u64),
-        column!(rows, params_trainable, u64),
-        column!(rows, trainable_ratio, f64),
-        column!(rows, tokens_per_s, f64),
-        column!(rows, step_s, f64),
-        column!(rows, peak_mem_bytes, opt_u64),
-        column!(rows, peak_mem_method, str),
-        column!(rows, peak_rss_bytes, opt_u64),
-        column!(rows, peak_rss_method, str),
-        column!(rows, batch_size, u64),
-        column!(rows, seq_len, u64),
-        column!(rows, steps, u64),
-        column!(rows, optimizer, str),
-        column!(rows, threads, u64),
-        column!(rows, cpu_model, str),
-        column!(rows, cpus, u64),
-        column!(rows, simd, str),
-        column!(rows, gemm, str),
-        column!(rows, mem_total_bytes, opt_u64),
-        column!(rows, device, opt_str),
-    ])?)
+table! {
+
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct EvalRow;
+    columns EVAL_COLUMNS, write evals_frame, read read_evals;
+    {
+        run_id: str,
+        corpus: str,
+        /// `own`, `cross` (another style), `general` or `probe` (out-of-domain).
+        role: str,
+        ppl_before: opt_f64,
+        ppl_after: opt_f64,
+        corpus_sha256: opt_str since 2,
+        /// Blocks and tokens scored, and the files they came from (comma-separated).
+        blocks: opt_u64 since 2,
+        tokens: opt_u64 since 2,
+        files: opt_str since 2,
+        /// 1 when the before scores came from the cache of an earlier run of the same model.
+        before_cached: opt_u64 since 2,
+    }
+}
+
+table! {
+    /// One scored eval block of one corpus: the unit of intervals and paired comparisons.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct EvalBlockRow;
+    columns EVAL_BLOCK_COLUMNS, write eval_blocks_frame, read read_eval_blocks;
+    {
+        run_id: str,
+        corpus: str,
+        role: str,
+        /// Index of the block in the corpus's stratified sample.
+        block: u64,
+        file: str,
+        /// Token offset of the block in the file's eval split.
+        offset: u64,
+        tokens: u64,
+        /// Mean next-token NLL of the block before and after training.
+        nll_before: opt_f64,
+        nll_after: opt_f64,
+    }
+}
+
+table! {
+    /// A point of a learning or forgetting curve: a corpus's small fixed subset scored during
+    /// training (step 0 is before the first update).
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct CurveRow;
+    columns CURVE_COLUMNS, write curves_frame, read read_curves;
+    {
+        run_id: str,
+        step: u64,
+        corpus: str,
+        role: str,
+        nll: f64,
+        tokens: u64,
+    }
+}
+
+table! {
+    /// One timed measurement of `ablate bench` (every repeat, interleaved with the other
+    /// strategies; one child process each), with the settings and the machine.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct BenchRow;
+    columns BENCH_COLUMNS, write bench_frame, read read_bench;
+    {
+        bench_id: str,
+        started_at: str,
+        model: str,
+        strategy: str,
+        repeat: u64,
+        framework: str,
+        framework_version: str,
+        git_rev: str,
+        params_total: u64,
+        params_trainable: u64,
+        trainable_ratio: f64,
+        tokens_per_s: f64,
+        step_s: f64,
+        peak_mem_bytes: opt_u64,
+        peak_mem_method: str,
+        peak_rss_bytes: opt_u64,
+        peak_rss_method: str,
+        batch_size: u64,
+        seq_len: u64,
+        steps: u64,
+        optimizer: str,
+        threads: u64,
+        cpu_model: str,
+        cpus: u64,
+        simd: str,
+        gemm: str,
+        mem_total_bytes: opt_u64,
+        /// `cpu` or `cuda:N`.
+        device: opt_str since 2,
+    }
+}
+
+/// Every table by its folder name under a results directory.
+pub const TABLES: [(&str, &[ColumnSpec]); 6] = [
+    ("runs", RUN_COLUMNS),
+    ("steps", STEP_COLUMNS),
+    ("evals", EVAL_COLUMNS),
+    ("eval_blocks", EVAL_BLOCK_COLUMNS),
+    ("curves", CURVE_COLUMNS),
+    ("bench", BENCH_COLUMNS),
+];
+
+/// The columns of `table`, if it is one of ours.
+pub fn columns(table: &str) -> Option<&'static [ColumnSpec]> {
+    TABLES.iter().find(|(t, _)| *t == table).map(|(_, c)| *c)
 }
 
 #[cfg(test)]
@@ -640,6 +420,73 @@ mod tests {
             DataType::Float64 => ColumnKind::Float,
             other => panic!("unexpected column type {other:?}"),
         }
+    }
+
+    /// One declaration gives the row, the columns, the writer and the reader: rows written and
+    /// read back are the rows, for every table, nulls included.
+    #[test]
+    fn rows_round_trip_through_writer_and_reader() {
+        let run = RunRow {
+            run_id: "a".into(),
+            seed: 3,
+            lr: 1e-4,
+            ppl_after: Some(12.5),
+            peak_mem_bytes: Some(1 << 40),
+            error: Some("x".into()),
+            ..Default::default()
+        };
+        let runs = [run, RunRow::default()];
+        assert_eq!(read_runs(&runs_frame(&runs).unwrap()).unwrap(), runs);
+        let steps = [StepRow {
+            run_id: "s".into(),
+            step: 7,
+            loss: 2.5,
+            lr: 0.1,
+            grad_norm: 0.75,
+            tokens: 512,
+            elapsed_s: 1.5,
+        }];
+        assert_eq!(read_steps(&steps_frame(&steps).unwrap()).unwrap(), steps);
+        let evals = [EvalRow {
+            ppl_before: Some(3.0),
+            ..Default::default()
+        }];
+        assert_eq!(read_evals(&evals_frame(&evals).unwrap()).unwrap(), evals);
+        let blocks = [EvalBlockRow::default()];
+        let frame = eval_blocks_frame(&blocks).unwrap();
+        assert_eq!(read_eval_blocks(&frame).unwrap(), blocks);
+        let curves = [CurveRow::default()];
+        assert_eq!(
+            read_curves(&curves_frame(&curves).unwrap()).unwrap(),
+            curves
+        );
+        let bench = [BenchRow::default()];
+        assert_eq!(read_bench(&bench_frame(&bench).unwrap()).unwrap(), bench);
+    }
+
+    /// A file from before a later column reads it as null; a missing original column, or a null
+    /// where none may be, is an error naming the column.
+    #[test]
+    fn older_files_read_later_columns_as_null_and_nothing_else_is_forgiven() {
+        let mut df = runs_frame(&[RunRow {
+            schedule: Some("cosine".into()),
+            ..Default::default()
+        }])
+        .unwrap();
+        df = df.drop("schedule").unwrap();
+        assert_eq!(read_runs(&df).unwrap()[0].schedule, None);
+        let no_seed = df.drop("seed").unwrap();
+        let e = format!("{:#}", read_runs(&no_seed).unwrap_err());
+        assert!(e.contains("`seed`"), "{e}");
+        let mut nulls = df.clone();
+        nulls
+            .replace(
+                "status",
+                Series::new("status".into(), [None::<&str>]).into_column(),
+            )
+            .unwrap();
+        let e = format!("{:#}", read_runs(&nulls).unwrap_err());
+        assert!(e.contains("`status`") && e.contains("null"), "{e}");
     }
 
     /// The frames the store writes have exactly the columns `TABLES` lists, in order and kind.

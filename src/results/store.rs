@@ -107,8 +107,10 @@ impl ResultsDir {
             return Ok(None);
         }
         let df = ParquetReader::new(File::open(&p)?).finish()?;
-        let s = df.column("status")?.str()?.get(0).map(String::from);
-        Ok(s)
+        Ok(super::schema::read_runs(&df)
+            .with_context(|| p.display().to_string())?
+            .first()
+            .map(|r| r.status.clone()))
     }
 }
 

@@ -56,6 +56,8 @@ pub fn base_row(grid: &str, run_id: &str, cfg: &RunConfig, started_at: &str) -> 
         samples: Some(s.samples as u64),
         sample_temperature: Some(s.sample_temperature),
         sample_top_p: Some(s.sample_top_p),
+        validation_blocks: Some(s.validation_blocks as u64),
+        sample_tokens: Some(s.sample_tokens as u64),
         cpu_model: Some(hw.cpu_model),
         cpus: Some(hw.cpus),
         simd: Some(hw.simd),

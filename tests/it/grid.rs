@@ -395,6 +395,13 @@ fn the_candle_run_and_the_pytorch_plan_score_the_same_eval_sets() {
             _ => candle.push((c.clone(), vec![t])),
         }
     }
+    // The settings that feed the run id have their columns.
+    let runs = read_table(&res, "runs").unwrap().unwrap();
+    let rows = ablate::results::schema::read_runs(&runs).unwrap();
+    assert_eq!(
+        (rows[0].validation_blocks, rows[0].sample_tokens),
+        (Some(2), Some(40))
+    );
     // PyTorch: the plan exported for the same run.
     let grid =
         ablate::runner::resolve(ablate::config::grid::Grid::load(&g).unwrap(), "pytorch").unwrap();
