@@ -14,6 +14,7 @@
 pub mod frame;
 pub mod schema;
 pub mod store;
+pub mod table;
 
 pub use schema::{BenchRow, CurveRow, EvalBlockRow, EvalRow, RunRow, StepRow};
 pub use store::{ResultsDir, RunRecord};
