@@ -38,6 +38,7 @@ use super::device::DeviceSpec;
 use super::probe::ChatProbe;
 use super::read_toml;
 use super::train::TrainSettings;
+use crate::results::Role;
 use crate::strategy::{PRESETS, StrategySpec};
 
 #[derive(Debug, Deserialize)]
@@ -124,17 +125,17 @@ pub struct RunConfig {
 impl RunConfig {
     /// `validation` (train blocks held out for the learning-rate pilot), `own` (the corpus trained on), `cross` (another style the grid trains on), `general` (the
     /// near-domain control) or `probe` (any other corpus: out-of-domain text for forgetting).
-    pub fn role_of(&self, corpus: &str) -> &'static str {
+    pub fn role_of(&self, corpus: &str) -> Role {
         if corpus.ends_with(super::train::VALIDATION_SUFFIX) {
-            "validation"
+            Role::Validation
         } else if corpus == self.dataset.name {
-            "own"
+            Role::Own
         } else if self.styles.iter().any(|s| s == corpus) {
-            "cross"
+            Role::Cross
         } else if corpus == "general" {
-            "general"
+            Role::General
         } else {
-            "probe"
+            Role::Probe
         }
     }
 }

@@ -10,6 +10,7 @@ use polars::prelude::*;
 pub use super::evidence::Evidence;
 use super::evidence::load_evidence;
 use super::style;
+use crate::results::Status;
 use crate::results::frame::{numbers, strings, strings_required};
 use crate::results::schema::{ColumnKind, RUN_COLUMNS};
 use crate::results::store::read_table;
@@ -41,7 +42,7 @@ pub struct Run {
     pub dataset: String,
     pub strategy: String,
     pub seed: i64,
-    pub status: String,
+    pub status: Status,
     pub error: Option<String>,
     pub framework: String,
     pub framework_version: String,
@@ -218,38 +219,40 @@ impl Results {
         }
         let v = |c: &str, i: usize| cols[c][i].unwrap_or(f64::NAN);
         let mut runs: Vec<Run> = (0..n)
-            .map(|i| Run {
-                id: ids[i].clone(),
-                grid: grids[i].clone(),
-                model: models[i].clone(),
-                model_source: source[i].clone(),
-                dataset: datasets[i].clone(),
-                strategy: strategies[i].clone(),
-                seed: seeds[i].unwrap_or(0.0) as i64,
-                status: statuses[i].clone(),
-                error: errors[i].clone(),
-                framework: fw[i].clone(),
-                framework_version: fwv[i].clone(),
-                device: device[i].clone(),
-                threads: v("threads", i),
-                git_rev: git[i].clone(),
-                steps: v("steps", i),
-                batch_size: v("batch_size", i),
-                seq_len: v("seq_len", i),
-                lr: v("lr", i),
-                warmup_steps: v("warmup_steps", i),
-                weight_decay: v("weight_decay", i),
-                optimizer: optim[i].clone(),
-                params_total: v("params_total", i),
-                wall_seconds: v("wall_seconds", i),
-                peak_mem_method: pm[i].clone(),
-                peak_rss_method: pr[i].clone(),
-                sample_prompt: prompt[i].clone(),
-                sample_before: before[i].clone(),
-                sample_after: after[i].clone(),
-                values: cols.iter().map(|(k, col)| (k.clone(), col[i])).collect(),
+            .map(|i| -> Result<Run> {
+                Ok(Run {
+                    id: ids[i].clone(),
+                    grid: grids[i].clone(),
+                    model: models[i].clone(),
+                    model_source: source[i].clone(),
+                    dataset: datasets[i].clone(),
+                    strategy: strategies[i].clone(),
+                    seed: seeds[i].unwrap_or(0.0) as i64,
+                    status: statuses[i].parse()?,
+                    error: errors[i].clone(),
+                    framework: fw[i].clone(),
+                    framework_version: fwv[i].clone(),
+                    device: device[i].clone(),
+                    threads: v("threads", i),
+                    git_rev: git[i].clone(),
+                    steps: v("steps", i),
+                    batch_size: v("batch_size", i),
+                    seq_len: v("seq_len", i),
+                    lr: v("lr", i),
+                    warmup_steps: v("warmup_steps", i),
+                    weight_decay: v("weight_decay", i),
+                    optimizer: optim[i].clone(),
+                    params_total: v("params_total", i),
+                    wall_seconds: v("wall_seconds", i),
+                    peak_mem_method: pm[i].clone(),
+                    peak_rss_method: pr[i].clone(),
+                    sample_prompt: prompt[i].clone(),
+                    sample_before: before[i].clone(),
+                    sample_after: after[i].clone(),
+                    values: cols.iter().map(|(k, col)| (k.clone(), col[i])).collect(),
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         runs.sort_by(|a, b| {
             (&a.dataset, &a.strategy, a.seed, &a.id).cmp(&(&b.dataset, &b.strategy, b.seed, &b.id))
         });
@@ -266,7 +269,7 @@ impl Results {
             .filter_map(|r| all_curves.get(&r.id).map(|c| (r.id.clone(), c.clone())))
             .collect();
         let mut missing = Vec::new();
-        for r in runs.iter().filter(|r| r.status != "ok") {
+        for r in runs.iter().filter(|r| r.status != Status::Ok) {
             missing.push(format!(
                 "run {} ({} / {} / seed {}) failed: {}",
                 r.id,
@@ -321,9 +324,9 @@ impl Results {
         dataset: &'a str,
         strategy: &'a str,
     ) -> impl Iterator<Item = &'a Run> + 'a {
-        self.runs
-            .iter()
-            .filter(move |r| r.dataset == dataset && r.strategy == strategy && r.status == "ok")
+        self.runs.iter().filter(move |r| {
+            r.dataset == dataset && r.strategy == strategy && r.status == Status::Ok
+        })
     }
 
     /// One value of `metric` per ok run of (dataset, strategy).
@@ -374,7 +377,7 @@ fn aggregate(runs: &DataFrame) -> Result<BTreeMap<(String, String), BTreeMap<Str
     let df = runs
         .clone()
         .lazy()
-        .filter(col("status").eq(lit("ok")))
+        .filter(col("status").eq(lit(Status::Ok.as_str())))
         .group_by([col("dataset"), col("strategy")])
         .agg(exprs)
         .sort(["dataset", "strategy"], SortMultipleOptions::default())

@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use super::data::Results;
 use crate::measure::stats::mean;
+use crate::results::Status;
 
 /// A pilot is a grid with more than one learning rate in some (dataset, strategy) cell.
 pub fn is_pilot(data: &Results) -> bool {
@@ -34,7 +35,7 @@ pub struct Trial {
 /// (dataset, strategy) -> trials by rising rate, from the ok runs with a validation slice.
 pub fn trials(data: &Results) -> BTreeMap<(String, String), Vec<Trial>> {
     let mut by: BTreeMap<(String, String, u64), Vec<(f64, f64)>> = BTreeMap::new();
-    for r in data.runs.iter().filter(|r| r.status == "ok") {
+    for r in data.runs.iter().filter(|r| r.status == Status::Ok) {
         let Some(blocks) = data.evidence.validation.get(&r.id) else {
             continue;
         };
@@ -126,7 +127,7 @@ pub fn render(data: &Results) -> String {
             picks.push(format!("- {d} / {s}: lr = {:e}", b.lr));
         }
     }
-    let failed = data.runs.iter().filter(|r| r.status != "ok").count();
+    let failed = data.runs.iter().filter(|r| r.status != Status::Ok).count();
     let _ = writeln!(o, "\n## Picks\n\n{}\n", picks.join("\n"));
     if failed > 0 {
         let _ = writeln!(o, "{failed} run(s) did not finish and are left out.\n");

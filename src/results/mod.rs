@@ -12,9 +12,11 @@
 //! ```
 
 pub mod frame;
+pub mod labels;
 pub mod schema;
 pub mod store;
 pub mod table;
 
+pub use labels::{Role, Status};
 pub use schema::{BenchRow, CurveRow, EvalBlockRow, EvalRow, RunRow, StepRow};
 pub use store::{ResultsDir, RunRecord};

@@ -63,7 +63,7 @@ table! {
         sample_before: opt_str,
         sample_after: opt_str,
         wall_seconds: f64,
-        status: str,
+        status: status,
         error: opt_str,
         min_lr_ratio: opt_f64 since 2,
         beta1: opt_f64 since 2,
@@ -131,7 +131,7 @@ table! {
         run_id: str,
         corpus: str,
         /// `own`, `cross` (another style), `general` or `probe` (out-of-domain).
-        role: str,
+        role: role,
         ppl_before: opt_f64,
         ppl_after: opt_f64,
         corpus_sha256: opt_str since 2,
@@ -152,7 +152,7 @@ table! {
     {
         run_id: str,
         corpus: str,
-        role: str,
+        role: role,
         /// Index of the block in the corpus's stratified sample.
         block: u64,
         file: str,
@@ -175,7 +175,7 @@ table! {
         run_id: str,
         step: u64,
         corpus: str,
-        role: str,
+        role: role,
         nll: f64,
         tokens: u64,
     }

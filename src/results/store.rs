@@ -101,7 +101,7 @@ impl ResultsDir {
     }
 
     /// Status of a finished run, if any.
-    pub fn status(&self, run_id: &str) -> Result<Option<String>> {
+    pub fn status(&self, run_id: &str) -> Result<Option<super::Status>> {
         let p = self.path("runs", run_id);
         if !p.is_file() {
             return Ok(None);
@@ -110,7 +110,7 @@ impl ResultsDir {
         Ok(super::schema::read_runs(&df)
             .with_context(|| p.display().to_string())?
             .first()
-            .map(|r| r.status.clone()))
+            .map(|r| r.status))
     }
 }
 

@@ -50,6 +50,18 @@ where
 }
 
 macro_rules! column {
+    ($rows:expr, $name:ident, status) => {
+        $crate::results::table::col(
+            stringify!($name),
+            $rows.iter().map(|r| r.$name.as_str()).collect::<Vec<_>>(),
+        )
+    };
+    ($rows:expr, $name:ident, role) => {
+        $crate::results::table::col(
+            stringify!($name),
+            $rows.iter().map(|r| r.$name.as_str()).collect::<Vec<_>>(),
+        )
+    };
     ($rows:expr, $name:ident, str) => {
         $crate::results::table::col(
             stringify!($name),
@@ -124,12 +136,16 @@ macro_rules! table {
                 .collect()
         }
     };
+    (@ty status) => { $crate::results::labels::Status };
+    (@ty role) => { $crate::results::labels::Role };
     (@ty str) => { String };
     (@ty opt_str) => { Option<String> };
     (@ty u64) => { u64 };
     (@ty opt_u64) => { Option<u64> };
     (@ty f64) => { f64 };
     (@ty opt_f64) => { Option<f64> };
+    (@kind status) => { $crate::results::table::ColumnKind::Str };
+    (@kind role) => { $crate::results::table::ColumnKind::Str };
     (@kind str) => { $crate::results::table::ColumnKind::Str };
     (@kind opt_str) => { $crate::results::table::ColumnKind::Str };
     (@kind u64) => { $crate::results::table::ColumnKind::Int };
@@ -137,6 +153,8 @@ macro_rules! table {
     (@kind f64) => { $crate::results::table::ColumnKind::Float };
     (@kind opt_f64) => { $crate::results::table::ColumnKind::Float };
     (@opt str) => { false };
+    (@opt status) => { false };
+    (@opt role) => { false };
     (@opt u64) => { false };
     (@opt f64) => { false };
     (@opt $other:ident) => { true };
@@ -145,12 +163,16 @@ macro_rules! table {
     (@read $df:ident, $n:ident, $columns:ident, $field:ident, $conv:ident) => {
         $crate::results::table::read_column($df, $n, $columns, stringify!($field), |df, name| table!(@column df, name, $conv))?
     };
+    (@column $df:ident, $name:ident, status) => { $crate::results::frame::strings($df, $name) };
+    (@column $df:ident, $name:ident, role) => { $crate::results::frame::strings($df, $name) };
     (@column $df:ident, $name:ident, str) => { $crate::results::frame::strings($df, $name) };
     (@column $df:ident, $name:ident, opt_str) => { $crate::results::frame::strings($df, $name) };
     (@column $df:ident, $name:ident, u64) => { $crate::results::frame::integers($df, $name) };
     (@column $df:ident, $name:ident, opt_u64) => { $crate::results::frame::integers($df, $name) };
     (@column $df:ident, $name:ident, f64) => { $crate::results::frame::numbers($df, $name) };
     (@column $df:ident, $name:ident, opt_f64) => { $crate::results::frame::numbers($df, $name) };
+    (@get $field:ident, $i:ident, status) => { $crate::results::table::required(&$field, $i, stringify!($field))?.parse()? };
+    (@get $field:ident, $i:ident, role) => { $crate::results::table::required(&$field, $i, stringify!($field))?.parse()? };
     (@get $field:ident, $i:ident, str) => { $crate::results::table::required(&$field, $i, stringify!($field))?.clone() };
     (@get $field:ident, $i:ident, opt_str) => { $field[$i].clone() };
     (@get $field:ident, $i:ident, u64) => { *$crate::results::table::required(&$field, $i, stringify!($field))? as u64 };

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::record::{base_row, record};
 use crate::config::grid::RunConfig;
 use crate::models::ModelSpec;
-use crate::results::{ResultsDir, RunRecord};
+use crate::results::{ResultsDir, RunRecord, Status};
 use crate::strategy::Strategy;
 use crate::train::run::{RunPlan, Save, run};
 
@@ -114,7 +114,7 @@ fn run_task(task: &ChildTask, dir: &ResultsDir) -> Result<()> {
         Ok(out) => record(row, cfg, &out),
         Err(e) => {
             let mut row = row;
-            row.status = "failed".into();
+            row.status = Status::Failed;
             row.error = Some(format!("{e:#}"));
             RunRecord {
                 run: row,

@@ -64,7 +64,8 @@ impl GridOptions {
         let mut out = Vec::new();
         for r in self.shard_runs(grid) {
             let redo = self.force
-                || (self.retry_failed && dir.status(&r.id)?.as_deref() == Some("failed"));
+                || (self.retry_failed
+                    && dir.status(&r.id)? == Some(crate::results::Status::Failed));
             if !finished.contains(&r.id) || redo {
                 out.push(r);
             }

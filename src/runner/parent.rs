@@ -14,6 +14,7 @@ use super::estimate::estimate_seconds;
 use super::record::base_row;
 use super::{GridOptions, ResolvedGrid, ResolvedRun};
 use crate::results::ResultsDir;
+use crate::results::Status;
 use crate::train::accounting::thousands;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -127,14 +128,14 @@ pub fn run_grid(grid: &ResolvedGrid, opts: &GridOptions) -> Result<GridSummary> 
         bar.finish_and_clear();
         bars.remove(&bar);
         let status = match status {
-            Ok(()) => dir.status(id)?.unwrap_or_else(|| "failed".into()),
+            Ok(()) => dir.status(id)?.unwrap_or(Status::Failed),
             Err(e) => {
                 // The child died without recording (crash, kill, out of memory): record it here.
                 let mut row = base_row(&grid.name, id, c, &chrono::Utc::now().to_rfc3339());
                 row.error = Some(format!("{e:#}"));
                 row.wall_seconds = t0.elapsed().as_secs_f64();
                 dir.write_run(&row, &[], &[])?;
-                "failed".into()
+                Status::Failed
             }
         };
         let line = format!(
@@ -145,7 +146,7 @@ pub fn run_grid(grid: &ResolvedGrid, opts: &GridOptions) -> Result<GridSummary> 
         if bars.is_hidden() {
             println!("{line}");
         }
-        if status == "ok" {
+        if status == Status::Ok {
             summary.ok += 1;
         } else {
             summary.failed += 1;

@@ -4,7 +4,7 @@ use crate::config::grid::RunConfig;
 use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::mean;
 use crate::measure::{HEAP_METHOD, RSS_METHOD};
-use crate::results::{CurveRow, EvalBlockRow, EvalRow, RunRecord, RunRow, StepRow};
+use crate::results::{CurveRow, EvalBlockRow, EvalRow, Role, RunRecord, RunRow, Status, StepRow};
 use crate::strategy::Group;
 use crate::train::run::RunOutput;
 use crate::train::{Outcome, StepRecord};
@@ -41,7 +41,7 @@ pub fn base_row(grid: &str, run_id: &str, cfg: &RunConfig, started_at: &str) -> 
         peak_mem_method: HEAP_METHOD.into(),
         peak_rss_method: RSS_METHOD.into(),
         sample_prompt: s.sample_prompt.clone(),
-        status: "failed".into(),
+        status: Status::Failed,
         min_lr_ratio: Some(s.min_lr_ratio),
         beta1: Some(s.beta1),
         beta2: Some(s.beta2),
@@ -134,7 +134,7 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
             EvalRow {
                 run_id: id.clone(),
                 corpus: src.corpus.clone(),
-                role: cfg.role_of(&src.corpus).into(),
+                role: cfg.role_of(&src.corpus),
                 ppl_before: Some(e.ppl_before()),
                 ppl_after: e.ppl_after(),
                 corpus_sha256: Some(src.sha256.clone()),
@@ -159,7 +159,7 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
             (0..src.blocks.len()).map(move |i| EvalBlockRow {
                 run_id: id.clone(),
                 corpus: src.corpus.clone(),
-                role: cfg.role_of(&src.corpus).into(),
+                role: cfg.role_of(&src.corpus),
                 block: i as u64,
                 file: src.files[src.blocks[i].0].clone(),
                 offset: src.blocks[i].1 as u64,
@@ -176,12 +176,12 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
             run_id: id.clone(),
             step: c.step as u64,
             corpus: c.corpus.clone(),
-            role: cfg.role_of(&c.corpus).into(),
+            role: cfg.role_of(&c.corpus),
             nll: c.nll,
             tokens: c.tokens as u64,
         })
         .collect();
-    let pick = |r: &str, after: bool| {
+    let pick = |r: Role, after: bool| {
         let v: Vec<f64> = evals
             .iter()
             .filter(|e| e.role == r)
@@ -189,19 +189,19 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
             .collect();
         mean(&v)
     };
-    row.ppl_before = pick("own", false);
-    row.ppl_after = pick("own", true);
-    row.ppl_before_cross = pick("cross", false);
-    row.ppl_after_cross = pick("cross", true);
-    row.ppl_before_general = pick("general", false);
-    row.ppl_after_general = pick("general", true);
+    row.ppl_before = pick(Role::Own, false);
+    row.ppl_after = pick(Role::Own, true);
+    row.ppl_before_cross = pick(Role::Cross, false);
+    row.ppl_after_cross = pick(Role::Cross, true);
+    row.ppl_before_general = pick(Role::General, false);
+    row.ppl_after_general = pick(Role::General, true);
     match &t.outcome {
         Outcome::Completed => {
-            row.status = "ok".into();
+            row.status = Status::Ok;
             row.error = None;
         }
         Outcome::Diverged { step, what } => {
-            row.status = "failed".into();
+            row.status = Status::Failed;
             row.error = Some(format!("diverged at step {step}: {what}"));
         }
     }

@@ -302,7 +302,7 @@ fn pytorch_dry_run_and_retry_failed() {
         run_id: first_id.clone(),
         grid: "tiny".into(),
         framework: "pytorch".into(),
-        status: "failed".into(),
+        status: ablate::results::Status::Failed,
         ..Default::default()
     };
     ablate::results::ResultsDir::new(dir.path())

@@ -118,7 +118,7 @@ fn missing_and_failed_runs_are_reported_not_fatal() {
         dataset: "alice".into(),
         strategy: "mlp_only".into(),
         framework: "candle".into(),
-        status: "failed".into(),
+        status: ablate::results::Status::Failed,
         error: Some("out of memory".into()),
         ..RunRow::default()
     };
@@ -230,7 +230,7 @@ fn runs_of_two_experiments_are_not_pooled() {
         dataset: "alice".into(),
         strategy: "full".into(),
         framework: "candle".into(),
-        status: "ok".into(),
+        status: ablate::results::Status::Ok,
         ..RunRow::default()
     };
     let dir = ResultsDir::new(res.path());
@@ -267,7 +267,7 @@ fn parquet_of_an_older_schema_is_named() {
     let row = RunRow {
         run_id: "000000000001".into(),
         grid: "tiny".into(),
-        status: "ok".into(),
+        status: ablate::results::Status::Ok,
         ..RunRow::default()
     };
     dir.write_run(&row, &[], &[]).unwrap();

@@ -4,6 +4,7 @@
 use crate::report::compare::paired_pct;
 use crate::report::data::{Results, Run};
 use crate::report::stats::t_interval;
+use crate::results::Status;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -68,7 +69,9 @@ pub(super) fn ids(data: &Results, dataset: Option<&str>, strategy: &str) -> Stri
         .runs
         .iter()
         .filter(|r| {
-            r.strategy == strategy && r.status == "ok" && dataset.is_none_or(|d| r.dataset == d)
+            r.strategy == strategy
+                && r.status == Status::Ok
+                && dataset.is_none_or(|d| r.dataset == d)
         })
         .map(|r| r.id.as_str())
         .collect();

@@ -3,6 +3,7 @@
 use super::cells::{distinct, one_line, without_folders};
 use crate::report::claims::{Claim, FROZEN};
 use crate::report::data::{Results, Run};
+use crate::results::Status;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -63,7 +64,7 @@ pub(super) fn limits(o: &mut String, data: &Results, tuning: Option<&str>) {
 /// The title and where the numbers come from.
 pub(super) fn title(o: &mut String, data: &Results) {
     let runs = &data.runs;
-    let ok = runs.iter().filter(|r| r.status == "ok").count();
+    let ok = runs.iter().filter(|r| r.status == Status::Ok).count();
     let _ = writeln!(o, "# ablate report: partial fine-tuning, measured\n");
     let _ = writeln!(
         o,
