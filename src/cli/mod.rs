@@ -36,6 +36,9 @@ enum Command {
     /// Run one grid run handed over on stdin (used by `run`, one process per run).
     #[command(hide = true)]
     RunOne(run::RunOneArgs),
+    /// Bring a grid's finished runs rows to the current schema, filling the columns added since
+    /// from each run's resolved configuration (ids and other values unchanged).
+    Migrate(run::MigrateArgs),
     /// Charts and REPORT.md from the Parquet results.
     Report(report::ReportArgs),
     /// Download a known model (e.g. `smollm2`) into the cache and check its sha256.
@@ -81,6 +84,7 @@ pub fn main() -> Result<i32> {
     let dispatch = move || match cli.command {
         Command::Run(a) => run::run(a, threads),
         Command::RunOne(a) => run::run_one(a).map(|()| 0),
+        Command::Migrate(a) => run::migrate(a).map(|()| 0),
         Command::Report(a) => report::report(a).map(|()| 0),
         Command::Fetch(a) => fetch::fetch(a).map(|()| 0),
         Command::Eval(a) => eval::eval(a).map(|()| 0),

@@ -51,6 +51,15 @@ pub struct RunArgs {
 }
 
 #[derive(Args)]
+pub struct MigrateArgs {
+    /// The grid file whose results to migrate, e.g. ablations/pilot.toml.
+    grid: PathBuf,
+    /// Results folder (default: results/<grid name>).
+    #[arg(long)]
+    results: Option<PathBuf>,
+}
+
+#[derive(Args)]
 pub struct RunOneArgs {
     /// The grid's results folder.
     #[arg(long)]
@@ -90,6 +99,23 @@ pub fn run(a: RunArgs, threads: Option<usize>) -> Result<i32> {
         s.in_shard, s.ok, s.failed, s.skipped
     );
     Ok(if s.failed > 0 { 2 } else { 0 })
+}
+
+pub fn migrate(a: MigrateArgs) -> Result<()> {
+    let grid = runner::resolve(Grid::load(&a.grid)?, Framework::Candle.name())?;
+    let opts = GridOptions {
+        results: a.results,
+        ..Default::default()
+    };
+    let m = runner::migrate::migrate(&grid, &opts)?;
+    println!(
+        "{}: {} rows brought to the current schema, {} already were, {} runs have no row",
+        opts.results_dir(&grid).root.display(),
+        m.updated,
+        m.unchanged,
+        m.absent
+    );
+    Ok(())
 }
 
 pub fn run_one(a: RunOneArgs) -> Result<()> {

@@ -120,6 +120,19 @@ pub struct RunConfig {
     /// Where the run computes.
     #[serde(default)]
     pub device: DeviceSpec,
+    /// The learning rates of the `[lr_sweep]` this run is one of (None: no sweep). Recorded,
+    /// not part of the run's identity.
+    #[serde(default)]
+    pub lr_sweep: Option<Vec<f64>>,
+}
+
+/// A sweep's rates as one column value: `1e-4,5e-4`.
+pub fn sweep_label(rates: &[f64]) -> String {
+    rates
+        .iter()
+        .map(|r| format!("{r:e}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl RunConfig {
@@ -319,6 +332,7 @@ impl Grid {
                             settings,
                             save_model: raw.save_model,
                             styles: raw.datasets.clone(),
+                            lr_sweep: raw.lr_sweep.get(sname).cloned(),
                             chat_probe: chat_probe.clone(),
                             device: raw.device,
                         });

@@ -154,6 +154,8 @@ def run_plan(plan_path: pathlib.Path, results: pathlib.Path, threads: int) -> No
     for c in ("validation_blocks", "sample_tokens"):
         if c in row:
             row[c] = s[c]
+    if "lr_sweep" in row:
+        row["lr_sweep"] = plan.get("lr_sweep")
     steps_rows, eval_rows = [], []
     try:
         model, row["model_source"] = load_model(plan)

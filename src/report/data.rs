@@ -63,6 +63,8 @@ pub struct Run {
     pub sample_prompt: String,
     pub sample_before: Option<String>,
     pub sample_after: Option<String>,
+    /// The rates of the learning-rate sweep the run is one of, as recorded (None: no sweep).
+    pub lr_sweep: Option<String>,
     /// Every numeric column by name (None where null).
     pub values: BTreeMap<String, Option<f64>>,
 }
@@ -212,6 +214,7 @@ impl Results {
             opt_text("sample_prompt")?,
         );
         let (before, after) = (text("sample_before")?, text("sample_after")?);
+        let sweeps = text("lr_sweep")?;
         let seeds = numbers(&runs_df, "seed")?;
         let mut cols = BTreeMap::new();
         for c in numeric_columns().chain(["d_own_pct", "d_cross_pct", "d_general_pct"]) {
@@ -249,6 +252,7 @@ impl Results {
                     sample_prompt: prompt[i].clone(),
                     sample_before: before[i].clone(),
                     sample_after: after[i].clone(),
+                    lr_sweep: sweeps[i].clone(),
                     values: cols.iter().map(|(k, col)| (k.clone(), col[i])).collect(),
                 })
             })

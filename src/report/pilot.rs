@@ -11,16 +11,9 @@ use super::data::Results;
 use crate::measure::stats::mean;
 use crate::results::Status;
 
-/// A pilot is a grid with more than one learning rate in some (dataset, strategy) cell.
+/// A pilot is a grid whose runs belong to a learning-rate sweep, as the runner recorded it.
 pub fn is_pilot(data: &Results) -> bool {
-    let mut lrs: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
-    for r in &data.runs {
-        let v = lrs.entry((&r.dataset, &r.strategy)).or_default();
-        if !v.contains(&r.lr) {
-            v.push(r.lr);
-        }
-    }
-    lrs.values().any(|v| v.len() > 1)
+    data.runs.iter().any(|r| r.lr_sweep.is_some())
 }
 
 /// One tried rate of one (dataset, strategy): mean validation NLL before and after, over seeds.

@@ -103,6 +103,8 @@ table! {
         /// Settings that feed the run id and had no column before schema version 3.
         validation_blocks: opt_u64 since 3,
         sample_tokens: opt_u64 since 3,
+        /// The learning rates of the sweep the run is one of (`1e-4,5e-4`); null: no sweep.
+        lr_sweep: opt_str since 3,
     }
 }
 

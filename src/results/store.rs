@@ -102,6 +102,11 @@ impl ResultsDir {
 
     /// Status of a finished run, if any.
     pub fn status(&self, run_id: &str) -> Result<Option<super::Status>> {
+        Ok(self.read_run(run_id)?.map(|r| r.status))
+    }
+
+    /// A finished run's row, through the schema's reader (columns added since read as null).
+    pub fn read_run(&self, run_id: &str) -> Result<Option<RunRow>> {
         let p = self.path("runs", run_id);
         if !p.is_file() {
             return Ok(None);
@@ -109,8 +114,16 @@ impl ResultsDir {
         let df = ParquetReader::new(File::open(&p)?).finish()?;
         Ok(super::schema::read_runs(&df)
             .with_context(|| p.display().to_string())?
-            .first()
-            .map(|r| r.status))
+            .into_iter()
+            .next())
+    }
+
+    /// Rewrite a finished run's row alone (a migration to the current schema), atomically.
+    pub fn rewrite_run(&self, row: &RunRow) -> Result<()> {
+        write_atomic(
+            &mut runs_frame(std::slice::from_ref(row))?,
+            &self.path("runs", &row.run_id),
+        )
     }
 }
 

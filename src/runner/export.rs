@@ -10,6 +10,7 @@ use candle_core::Device;
 use serde::Serialize;
 
 use super::{GridOptions, ResolvedGrid, ResolvedRun};
+use crate::config::grid::sweep_label;
 use crate::config::train::TrainSettings;
 use crate::data::Dataset;
 use crate::results::schema::{self, ColumnKind};
@@ -33,6 +34,8 @@ pub struct ReferencePlan {
     pub strategy_spec: String,
     pub seed: u64,
     pub settings: TrainSettings,
+    /// The sweep's rates as the runs table records them (`lr_sweep`), if the run is in one.
+    pub lr_sweep: Option<String>,
     /// The learning rate of every optimizer step (the schedule lives in Rust only).
     pub lrs: Vec<f64>,
     pub seq_len: usize,
@@ -100,6 +103,7 @@ fn plan_one(
         strategy_spec: serde_json::to_string(&cfg.strategy_spec)?,
         seed: cfg.seed,
         settings: s.clone(),
+        lr_sweep: cfg.lr_sweep.as_deref().map(sweep_label),
         lrs: (0..s.steps).map(|i| s.lr_at(i)).collect(),
         seq_len: cfg.dataset.seq_len,
         trainable,

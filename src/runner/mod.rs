@@ -6,6 +6,7 @@
 pub mod child;
 pub mod estimate;
 pub mod export;
+pub mod migrate;
 pub mod parent;
 pub mod record;
 pub mod resolve;

@@ -1,6 +1,6 @@
 //! Turning one run's outcome into result rows.
 
-use crate::config::grid::RunConfig;
+use crate::config::grid::{RunConfig, sweep_label};
 use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::mean;
 use crate::measure::{HEAP_METHOD, RSS_METHOD};
@@ -58,6 +58,7 @@ pub fn base_row(grid: &str, run_id: &str, cfg: &RunConfig, started_at: &str) -> 
         sample_top_p: Some(s.sample_top_p),
         validation_blocks: Some(s.validation_blocks as u64),
         sample_tokens: Some(s.sample_tokens as u64),
+        lr_sweep: cfg.lr_sweep.as_deref().map(sweep_label),
         cpu_model: Some(hw.cpu_model),
         cpus: Some(hw.cpus),
         simd: Some(hw.simd),

@@ -437,3 +437,69 @@ fn the_candle_run_and_the_pytorch_plan_score_the_same_eval_sets() {
     assert_eq!(names, ["alice", "edgar", "general", "alice:validation"]);
     assert_eq!(candle, torch);
 }
+
+/// `ablate migrate` fills the columns a row lacks from the run's resolved configuration and
+/// changes nothing else: rows written before schema v3 come back as a fresh run writes them,
+/// the sweep a run is one of included.
+#[test]
+fn migrate_brings_older_rows_to_the_current_schema_and_changes_nothing_else() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let g = write_grid(
+        dir.path(),
+        "datasets = [\"alice\"]\nstrategies = [\"full\", \"lora\"]\neval_corpora = [\"alice\"]\n[train]\nsteps = 3\nmeasure_skip_steps = 1\nbatch_size = 2\neval_blocks = 2\n[lr_sweep]\nfull = [1e-3, 1e-2]\n",
+    );
+    let res = dir.path().join("results");
+    let out = run_grid(&g, &res, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = ablate::results::ResultsDir::new(&res);
+    let ids = store.finished().unwrap();
+    assert_eq!(ids.len(), 3);
+    let mut fresh = BTreeMap::new();
+    for id in &ids {
+        let row = store.read_run(id).unwrap().unwrap();
+        // As a file from before schema v3: without its columns.
+        let mut df = ablate::results::schema::runs_frame(std::slice::from_ref(&row))
+            .unwrap()
+            .drop_many(["validation_blocks", "sample_tokens", "lr_sweep"]);
+        let f = std::fs::File::create(store.path("runs", id)).unwrap();
+        ParquetWriter::new(f).finish(&mut df).unwrap();
+        let old = store.read_run(id).unwrap().unwrap();
+        assert_eq!(
+            (old.validation_blocks, old.lr_sweep.as_deref()),
+            (None, None)
+        );
+        fresh.insert(id.clone(), row);
+    }
+    let sweeps: Vec<Option<String>> = fresh.values().map(|r| r.lr_sweep.clone()).collect();
+    assert_eq!(
+        sweeps
+            .iter()
+            .filter(|s| s.as_deref() == Some("1e-3,1e-2"))
+            .count(),
+        2
+    );
+    assert_eq!(
+        sweeps.iter().filter(|s| s.is_none()).count(),
+        1,
+        "lora is in no sweep"
+    );
+    let migrate = ablate()
+        .args([
+            "migrate",
+            g.to_str().unwrap(),
+            "--results",
+            res.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&migrate.stdout);
+    assert!(said.contains("3 rows brought"), "{said}");
+    for id in &ids {
+        assert_eq!(store.read_run(id).unwrap().unwrap(), fresh[id], "{id}");
+    }
+}
