@@ -2,9 +2,12 @@
 
 pub mod accounting;
 pub mod batches;
+mod before_cache;
+mod chat_probe;
 pub mod eval_plan;
 pub mod optim;
 pub mod run;
+pub mod scoring;
 pub mod setup;
 pub mod trainer;
 

@@ -1,31 +1,27 @@
-//! One run: load the model for a strategy, evaluate every corpus (or take the "before" scores
-//! from the cache), train on one corpus while scoring the curve subsets, evaluate again, save.
-
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Instant;
-
-use anyhow::{Context, Result, bail};
-use candle_core::Device;
-use serde::{Deserialize, Serialize};
+//! One run, start to finish: load the model with its strategy, score the eval sets before,
+//! along and after training, train, sample, save; what it measured comes back as a `RunOutput`.
 
 use super::accounting::Accounting;
+use super::before_cache::{CachedBefore, cache_read, cache_write, key};
+use super::chat_probe::{ChatOutcome, chat_set};
 use super::eval_plan::{Split, eval_plan};
+use super::scoring::{CorpusEval, CurvePoint, EvalSet};
 use super::setup::{build_for_strategy, save_trainable};
 use super::trainer::{StepRecord, TrainReport, train};
 use crate::config::datasets::DatasetSpec;
 use crate::config::probe::ChatProbe;
 use crate::config::train::TrainSettings;
-use crate::data::Dataset;
-use crate::data::dataset::EvalBlock;
-use crate::eval::chat::{encode_prompt, generate_replies, reply_nll};
 use crate::eval::generate::{Chooser, continuation};
-use crate::eval::perplexity;
 use crate::measure::alloc;
 use crate::measure::stats::mean;
 use crate::models::export::{save_hf_folder, save_peft_adapter};
-use crate::models::{CausalLm, Model, ModelSpec};
+use crate::models::{CausalLm, ModelSpec};
 use crate::strategy::Strategy;
+use anyhow::Result;
+use candle_core::Device;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// Between the continuations of one run in `sample_before` / `sample_after`.
 pub const SAMPLE_SEPARATOR: &str = "\n\u{2014}\n";
@@ -55,64 +51,6 @@ pub enum Save {
     Export(PathBuf),
 }
 
-/// What a corpus (or probe) scores: which blocks, spread over which files.
-#[derive(Clone, Debug)]
-pub struct EvalSource {
-    pub corpus: String,
-    pub sha256: String,
-    pub files: Vec<String>,
-    /// (file index, token offset in that file's eval split) of each block; for the chat probe,
-    /// (0, instruction index).
-    pub blocks: Vec<(usize, usize)>,
-    /// Tokens scored in each block.
-    pub tokens: Vec<usize>,
-}
-
-impl EvalSource {
-    /// The `keep` blocks of this source, in that order.
-    fn pick(&self, keep: &[usize]) -> Self {
-        Self {
-            corpus: self.corpus.clone(),
-            sha256: self.sha256.clone(),
-            files: self.files.clone(),
-            blocks: keep.iter().map(|&i| self.blocks[i]).collect(),
-            tokens: keep.iter().map(|&i| self.tokens[i]).collect(),
-        }
-    }
-}
-
-/// One corpus's evaluation: its blocks and their mean NLL before and after training.
-#[derive(Clone, Debug)]
-pub struct CorpusEval {
-    pub source: EvalSource,
-    pub nll_before: Vec<f64>,
-    /// The before scores came from the cache (another run of the same model scored them).
-    pub before_cached: bool,
-    pub nll_after: Option<Vec<f64>>,
-}
-
-fn ppl(nll: &[f64]) -> f64 {
-    mean(nll).unwrap_or(f64::NAN).exp()
-}
-
-impl CorpusEval {
-    pub fn ppl_before(&self) -> f64 {
-        ppl(&self.nll_before)
-    }
-    pub fn ppl_after(&self) -> Option<f64> {
-        self.nll_after.as_deref().map(ppl)
-    }
-}
-
-/// A corpus's curve subset scored after `step` optimizer steps (0 = before training).
-#[derive(Clone, Debug, PartialEq)]
-pub struct CurvePoint {
-    pub step: usize,
-    pub corpus: String,
-    pub nll: f64,
-    pub tokens: usize,
-}
-
 pub struct RunOutput {
     /// What the run could not measure, and why (e.g. a probe the model cannot take).
     pub notes: Vec<String>,
@@ -132,179 +70,6 @@ pub struct RunOutput {
     /// Greedy continuations of the sample prompt, before and after training.
     pub sample_before: Option<String>,
     pub sample_after: Option<String>,
-}
-
-/// What an eval set scores: token blocks of a corpus, or a chat probe's (prompt, reply) pairs.
-#[derive(Clone)]
-enum Items {
-    Blocks(Vec<Vec<u32>>),
-    Chat(Vec<(Vec<u32>, Vec<u32>)>),
-}
-
-/// One corpus (or probe) as scored: its items and where each came from.
-struct EvalSet {
-    source: EvalSource,
-    items: Items,
-}
-
-impl EvalSet {
-    fn blocks(ds: &Dataset, picks: &[EvalBlock]) -> Self {
-        Self {
-            source: EvalSource {
-                corpus: ds.name.clone(),
-                sha256: ds.sha256.clone(),
-                files: crate::config::datasets::file_names(&ds.files),
-                blocks: picks.iter().map(|b| (b.file, b.offset)).collect(),
-                tokens: picks.iter().map(|b| b.ids.len()).collect(),
-            },
-            items: Items::Blocks(picks.iter().map(|b| b.ids.to_vec()).collect()),
-        }
-    }
-
-    /// Mean NLL per item, and forward tokens/s for blocks.
-    fn score(&self, lm: &dyn CausalLm, batch: usize, device: &Device) -> Result<(Vec<f64>, f64)> {
-        match &self.items {
-            Items::Blocks(b) => {
-                let ids: Vec<&[u32]> = b.iter().map(Vec::as_slice).collect();
-                let r = perplexity(lm, &ids, batch, device)?;
-                Ok((r.block_nll, r.tokens_per_s))
-            }
-            Items::Chat(pairs) => Ok((reply_nll(lm, pairs, batch, device)?, f64::NAN)),
-        }
-    }
-
-    /// `n` items evenly spaced through the set (all when it has no more): the curve subset.
-    fn subset(&self, n: usize) -> Self {
-        let k = self.source.blocks.len();
-        let keep: Vec<usize> = if n == 0 || n >= k {
-            (0..k).collect()
-        } else {
-            (0..n).map(|j| (2 * j + 1) * k / (2 * n)).collect()
-        };
-        Self {
-            source: self.source.pick(&keep),
-            items: match &self.items {
-                Items::Blocks(b) => Items::Blocks(keep.iter().map(|&i| b[i].clone()).collect()),
-                Items::Chat(c) => Items::Chat(keep.iter().map(|&i| c[i].clone()).collect()),
-            },
-        }
-    }
-}
-
-#[derive(Serialize, Deserialize)]
-struct CachedBefore {
-    nll: Vec<f64>,
-    /// The chat probe's base replies (empty for corpora).
-    #[serde(default)]
-    replies: Vec<Vec<u32>>,
-}
-
-fn cache_read(cache: Option<&Path>, key: &str) -> Option<CachedBefore> {
-    let text = std::fs::read_to_string(cache?.join(format!("{key}.json"))).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-fn cache_write(cache: Option<&Path>, key: &str, value: &CachedBefore) -> Result<()> {
-    let Some(dir) = cache else { return Ok(()) };
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let f = dir.join(format!("{key}.json"));
-    // Written under a temporary name and renamed: parallel shards may race on one key.
-    let tmp = f.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, serde_json::to_string(value)?)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &f).with_context(|| format!("cannot write {}", f.display()))
-}
-
-fn key(parts: serde_json::Value) -> String {
-    crate::models::fetch::sha256_hex(parts.to_string().as_bytes())
-}
-
-/// The chat probe for one model: scored (with the before scores and whether they came from the
-/// cache), or skipped with the reason.
-enum ChatOutcome {
-    Scored(EvalSet, Vec<f64>, bool),
-    Skipped(String),
-}
-
-/// The chat probe's set: the base model's replies (generated, or from the cache) with their
-/// before scores.
-fn chat_set(
-    model: &Model,
-    probe: &ChatProbe,
-    model_sha256: &str,
-    cache: Option<&Path>,
-    batch: usize,
-    device: &Device,
-) -> Result<ChatOutcome> {
-    let Some(template) = &model.chat else {
-        return Ok(ChatOutcome::Skipped(format!(
-            "chat probe {} skipped: the model has no chat template",
-            probe.file
-        )));
-    };
-    let prompts = probe
-        .instructions
-        .iter()
-        .map(|i| encode_prompt(&model.tokenizer, template, i))
-        .collect::<Result<Vec<_>>>()?;
-    let max = model.arch().max_positions();
-    if let Some((i, p)) = prompts
-        .iter()
-        .enumerate()
-        .find(|(_, p)| p.len() + probe.max_reply_tokens > max)
-    {
-        bail!(
-            "chat probe {}: instruction {} needs {} positions with its reply, the model has {max}",
-            probe.file,
-            i + 1,
-            p.len() + probe.max_reply_tokens
-        )
-    }
-    let k = key(serde_json::json!({
-        "chat": model_sha256, "template": template.template, "instructions": probe.instructions,
-        "max_reply_tokens": probe.max_reply_tokens, "batch": batch,
-    }));
-    let lm = model.lm.as_ref();
-    let (replies, nll, cached) = match cache_read(cache, &k) {
-        Some(c) if c.replies.len() == prompts.len() => (c.replies, c.nll, true),
-        _ => {
-            let replies = generate_replies(
-                lm,
-                &prompts,
-                probe.max_reply_tokens,
-                template.end_token,
-                batch,
-                device,
-            )?;
-            let pairs: Vec<_> = prompts
-                .iter()
-                .cloned()
-                .zip(replies.iter().cloned())
-                .collect();
-            let nll = reply_nll(lm, &pairs, batch, device)?;
-            cache_write(
-                cache,
-                &k,
-                &CachedBefore {
-                    nll: nll.clone(),
-                    replies: replies.clone(),
-                },
-            )?;
-            (replies, nll, false)
-        }
-    };
-    let sha = key(serde_json::json!({ "instructions": probe.instructions }));
-    let set = EvalSet {
-        source: EvalSource {
-            corpus: "chat".into(),
-            sha256: sha,
-            files: vec![probe.file.clone()],
-            blocks: (0..prompts.len()).map(|i| (0, i)).collect(),
-            tokens: replies.iter().map(Vec::len).collect(),
-        },
-        items: Items::Chat(prompts.into_iter().zip(replies).collect()),
-    };
-    Ok(ChatOutcome::Scored(set, nll, cached))
 }
 
 pub fn run(
