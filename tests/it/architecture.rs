@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use crate::common::rust_files;
+
 /// Floor of each top-level module: data flows config -> data -> model -> train -> record ->
 /// report. Modules on the same floor may not use each other either.
 const FLOORS: [(&str, u8); 13] = [
@@ -22,17 +24,6 @@ const FLOORS: [(&str, u8); 13] = [
     ("runner", 6),
     ("report", 6),
 ];
-
-fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            rust_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
-            out.push(p);
-        }
-    }
-}
 
 /// module -> (used module -> first file that uses it), from `crate::x` paths outside comments.
 fn uses() -> BTreeMap<String, BTreeMap<String, String>> {

@@ -366,22 +366,28 @@ fn a_pilot_sweeps_rates_and_picks_by_the_validation_slice() {
     );
 }
 
+/// A tiny grid of `body` run to completion in `dir`: (grid file, results folder).
+fn run_tiny_grid(dir: &Path, body: &str) -> (PathBuf, PathBuf) {
+    let g = write_grid(dir, body);
+    let res = dir.join("results");
+    let out = run_grid(&g, &res, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (g, res)
+}
+
 /// The candle run and the PyTorch plan score the same sets, from the one eval plan
 /// (`train::eval_plan`): the same corpora in the same order, validation slice included, with the
 /// same number of blocks and tokens per block.
 #[test]
 fn the_candle_run_and_the_pytorch_plan_score_the_same_eval_sets() {
     let dir = tempfile::tempdir().unwrap();
-    let g = write_grid(
+    let (g, res) = run_tiny_grid(
         dir.path(),
         "datasets = [\"alice\"]\nstrategies = [\"full\"]\neval_corpora = [\"edgar\", \"general\"]\n[train]\nsteps = 3\nmeasure_skip_steps = 1\nbatch_size = 2\neval_blocks = 3\nvalidation_blocks = 2\n",
-    );
-    let res = dir.path().join("results");
-    let out = run_grid(&g, &res, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     // Candle: the rows it wrote, one per scored block, in scoring order.
     let blocks = read_table(&res, "eval_blocks").unwrap().unwrap();
@@ -445,16 +451,9 @@ fn the_candle_run_and_the_pytorch_plan_score_the_same_eval_sets() {
 fn migrate_brings_older_rows_to_the_current_schema_and_changes_nothing_else() {
     use polars::prelude::*;
     let dir = tempfile::tempdir().unwrap();
-    let g = write_grid(
+    let (g, res) = run_tiny_grid(
         dir.path(),
         "datasets = [\"alice\"]\nstrategies = [\"full\", \"lora\"]\neval_corpora = [\"alice\"]\n[train]\nsteps = 3\nmeasure_skip_steps = 1\nbatch_size = 2\neval_blocks = 2\n[lr_sweep]\nfull = [1e-3, 1e-2]\n",
-    );
-    let res = dir.path().join("results");
-    let out = run_grid(&g, &res, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let store = ablate::results::ResultsDir::new(&res);
     let ids = store.finished().unwrap();

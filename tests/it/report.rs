@@ -297,19 +297,9 @@ fn parquet_of_an_older_schema_is_named() {
 /// bench repeat written anywhere else in the report fails here.
 #[test]
 fn paired_arithmetic_lives_in_the_comparison_module() {
-    fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-        for e in std::fs::read_dir(dir).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
     let report = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report");
     let mut files = Vec::new();
-    walk(&report, &mut files);
+    crate::common::rust_files(&report, &mut files);
     let pairing =
         regex::Regex::new(r#"\.seed == |seed == .*\.seed|\("full"\.to_string\(\), \*?rep"#)
             .unwrap();
