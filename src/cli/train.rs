@@ -59,6 +59,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     };
     let plan = RunPlan {
         model: ModelSpec::from_arg(&a.model)?,
+        model_sha256: None,
         model_name: a.model.clone(),
         strategy: Arc::new(lookup::strategy(&a.strategy, a.strategies.as_deref())?),
         dataset: lookup::dataset(&a.data, &a.datasets, a.seq_len)?,

@@ -23,6 +23,8 @@ pub struct ChildTask {
     pub run_id: String,
     /// The resolved model, as a reference `ModelSpec::parse` maps back to it unambiguously.
     pub model_location: String,
+    /// Its sha256, as resolved (part of the run id): the child does not hash it again.
+    pub model_sha256: String,
     pub config: RunConfig,
 }
 
@@ -87,6 +89,7 @@ fn run_task(task: &ChildTask, dir: &ResultsDir) -> Result<()> {
     let result = ModelSpec::parse(&task.model_location).and_then(|model| {
         let plan = RunPlan {
             model,
+            model_sha256: Some(task.model_sha256.clone()),
             model_name: cfg.model.clone(),
             strategy: Arc::new(Strategy::new(&cfg.strategy, cfg.strategy_spec.clone())?),
             dataset: cfg.dataset.clone(),

@@ -169,6 +169,7 @@ fn run_child(
         grid: grid.name.clone(),
         run_id: run.id.clone(),
         model_location: run.model.location(),
+        model_sha256: run.model_sha256.clone(),
         config: run.config.clone(),
     })?;
     let mut cmd = Command::new(exe);

@@ -28,6 +28,8 @@ pub const SAMPLE_SEPARATOR: &str = "\n\u{2014}\n";
 
 pub struct RunPlan {
     pub model: ModelSpec,
+    /// The model's sha256 as the runner resolved it; None: hashed here (`ablate train`).
+    pub model_sha256: Option<String>,
     /// The model as the user named it (written into an exported adapter's config).
     pub model_name: String,
     pub strategy: Arc<Strategy>,
@@ -80,7 +82,10 @@ pub fn run(
     let s = &plan.settings;
     s.check()
         .map_err(|e| anyhow::anyhow!("train settings: {e}"))?;
-    let model_sha256 = plan.model.sha256()?;
+    let model_sha256 = match &plan.model_sha256 {
+        Some(sha) => sha.clone(),
+        None => plan.model.sha256()?,
+    };
     let model = build_for_strategy(&plan.model.read(device)?, &plan.strategy, s.seed, device)?;
     let lm = model.lm.as_ref();
     let accounting = Accounting::from_model(lm)?;

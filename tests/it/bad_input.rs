@@ -395,6 +395,7 @@ fn eval_blocks_beyond_the_split_is_an_error() {
     ds.seq_len = 16;
     let plan = RunPlan {
         model: ModelSpec::parse(fixture("tiny-gpt-neo").to_str().unwrap()).unwrap(),
+        model_sha256: None,
         model_name: "tiny-gpt-neo".into(),
         strategy: std::sync::Arc::new(ablate::strategy::Strategy::preset("full").unwrap()),
         dataset: ds,

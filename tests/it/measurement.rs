@@ -318,6 +318,7 @@ fn chat_run(model: &Path, cache: &Path) -> ablate::train::run::RunOutput {
     ds.seq_len = 16;
     let plan = RunPlan {
         model: ablate::models::ModelSpec::parse(model.to_str().unwrap()).unwrap(),
+        model_sha256: None,
         model_name: "tiny".into(),
         strategy: std::sync::Arc::new(ablate::strategy::Strategy::preset("full").unwrap()),
         dataset: ds,
