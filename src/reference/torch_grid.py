@@ -25,12 +25,19 @@ import time
 RSS_METHOD = "VmHWM from /proc/self/status, reset via /proc/self/clear_refs"
 
 
-def write_table(rows, columns, path: pathlib.Path) -> None:
+def write_table(rows, columns, path: pathlib.Path, required=None) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     types = {"str": pa.large_string(), "int": pa.int64(), "float": pa.float64()}
-    arrays = [pa.array([r.get(c) for r in rows], type=types[t]) for c, t in columns]
+    # A column the schema requires gets its type's default where a failed run left it unset, as
+    # ablate's own failed rows do.
+    default = {"str": "", "int": 0, "float": 0.0}
+    need = set(required or [])
+    arrays = [
+        pa.array([default[t] if c in need and r.get(c) is None else r.get(c) for r in rows], type=types[t])
+        for c, t in columns
+    ]
     table = pa.table(arrays, names=[c for c, _ in columns])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".parquet.tmp-{os.getpid()}")
@@ -255,9 +262,10 @@ def run_plan(plan_path: pathlib.Path, results: pathlib.Path, threads: int) -> No
     row["wall_seconds"] = time.perf_counter() - t_wall
     for r in steps_rows:
         r.pop("_dt", None)
-    write_table(steps_rows, columns["steps"], results / "steps" / f"{plan['run_id']}.parquet")
-    write_table(eval_rows, columns["evals"], results / "evals" / f"{plan['run_id']}.parquet")
-    write_table([row], columns["runs"], results / "runs" / f"{plan['run_id']}.parquet")
+    required = plan.get("required", {})
+    write_table(steps_rows, columns["steps"], results / "steps" / f"{plan['run_id']}.parquet", required.get("steps"))
+    write_table(eval_rows, columns["evals"], results / "evals" / f"{plan['run_id']}.parquet", required.get("evals"))
+    write_table([row], columns["runs"], results / "runs" / f"{plan['run_id']}.parquet", required.get("runs"))
 
 
 def main() -> int:

@@ -11,7 +11,8 @@ pub use super::evidence::Evidence;
 use super::evidence::load_evidence;
 use super::style;
 use crate::results::Status;
-use crate::results::frame::{numbers, strings, strings_required};
+use crate::results::frame::{numbers, strings_required};
+use crate::results::schema::read_runs;
 use crate::results::schema::{ColumnKind, RUN_COLUMNS};
 use crate::results::store::read_table;
 
@@ -184,79 +185,50 @@ impl Results {
         runs_df: DataFrame,
         all_curves: &BTreeMap<String, Vec<(f64, f64)>>,
     ) -> Result<Self> {
+        // The rows through the schema's one reader; the numeric columns (and the derived
+        // changes) by name, from the same frame in the same order.
+        let rows = read_runs(&runs_df)?;
         let runs_df = with_derived(runs_df).collect()?;
-        let n = runs_df.height();
-        let text = |c: &str| strings(&runs_df, c);
-        let (ids, models, datasets, strategies, statuses) = (
-            strings_required(&runs_df, "run_id")?,
-            strings_required(&runs_df, "model")?,
-            strings_required(&runs_df, "dataset")?,
-            strings_required(&runs_df, "strategy")?,
-            strings_required(&runs_df, "status")?,
-        );
-        let errors = text("error")?;
-        let opt_text = |c: &str| -> Result<Vec<String>> {
-            Ok(text(c)?
-                .into_iter()
-                .map(Option::unwrap_or_default)
-                .collect())
-        };
-        let grids = opt_text("grid")?;
-        let (source, fw, fwv, device, git, optim, pm, pr, prompt) = (
-            opt_text("model_source")?,
-            opt_text("framework")?,
-            opt_text("framework_version")?,
-            opt_text("device")?,
-            opt_text("git_rev")?,
-            opt_text("optimizer")?,
-            opt_text("peak_mem_method")?,
-            opt_text("peak_rss_method")?,
-            opt_text("sample_prompt")?,
-        );
-        let (before, after) = (text("sample_before")?, text("sample_after")?);
-        let sweeps = text("lr_sweep")?;
-        let seeds = numbers(&runs_df, "seed")?;
         let mut cols = BTreeMap::new();
         for c in numeric_columns().chain(["d_own_pct", "d_cross_pct", "d_general_pct"]) {
             cols.insert(c.to_string(), numbers(&runs_df, c)?);
         }
-        let v = |c: &str, i: usize| cols[c][i].unwrap_or(f64::NAN);
-        let mut runs: Vec<Run> = (0..n)
-            .map(|i| -> Result<Run> {
-                Ok(Run {
-                    id: ids[i].clone(),
-                    grid: grids[i].clone(),
-                    model: models[i].clone(),
-                    model_source: source[i].clone(),
-                    dataset: datasets[i].clone(),
-                    strategy: strategies[i].clone(),
-                    seed: seeds[i].unwrap_or(0.0) as i64,
-                    status: statuses[i].parse()?,
-                    error: errors[i].clone(),
-                    framework: fw[i].clone(),
-                    framework_version: fwv[i].clone(),
-                    device: device[i].clone(),
-                    threads: v("threads", i),
-                    git_rev: git[i].clone(),
-                    steps: v("steps", i),
-                    batch_size: v("batch_size", i),
-                    seq_len: v("seq_len", i),
-                    lr: v("lr", i),
-                    warmup_steps: v("warmup_steps", i),
-                    weight_decay: v("weight_decay", i),
-                    optimizer: optim[i].clone(),
-                    params_total: v("params_total", i),
-                    wall_seconds: v("wall_seconds", i),
-                    peak_mem_method: pm[i].clone(),
-                    peak_rss_method: pr[i].clone(),
-                    sample_prompt: prompt[i].clone(),
-                    sample_before: before[i].clone(),
-                    sample_after: after[i].clone(),
-                    lr_sweep: sweeps[i].clone(),
-                    values: cols.iter().map(|(k, col)| (k.clone(), col[i])).collect(),
-                })
+        let mut runs: Vec<Run> = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| Run {
+                id: r.run_id,
+                grid: r.grid,
+                model: r.model,
+                model_source: r.model_source,
+                dataset: r.dataset,
+                strategy: r.strategy,
+                seed: r.seed as i64,
+                status: r.status,
+                error: r.error,
+                framework: r.framework,
+                framework_version: r.framework_version,
+                device: r.device,
+                threads: r.threads as f64,
+                git_rev: r.git_rev,
+                steps: r.steps as f64,
+                batch_size: r.batch_size as f64,
+                seq_len: r.seq_len as f64,
+                lr: r.lr,
+                warmup_steps: r.warmup_steps as f64,
+                weight_decay: r.weight_decay,
+                optimizer: r.optimizer,
+                params_total: r.params_total as f64,
+                wall_seconds: r.wall_seconds,
+                peak_mem_method: r.peak_mem_method,
+                peak_rss_method: r.peak_rss_method,
+                sample_prompt: r.sample_prompt,
+                sample_before: r.sample_before,
+                sample_after: r.sample_after,
+                lr_sweep: r.lr_sweep,
+                values: cols.iter().map(|(k, col)| (k.clone(), col[i])).collect(),
             })
-            .collect::<Result<_>>()?;
+            .collect();
         runs.sort_by(|a, b| {
             (&a.dataset, &a.strategy, a.seed, &a.id).cmp(&(&b.dataset, &b.strategy, b.seed, &b.id))
         });

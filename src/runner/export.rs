@@ -49,6 +49,8 @@ pub struct ReferencePlan {
     pub sample_prompt_ids: Vec<u32>,
     /// The Parquet columns of each table, (name, kind), as `results::schema` defines them.
     pub schema: BTreeMap<&'static str, Vec<(&'static str, ColumnKind)>>,
+    /// The columns of each table that may not be null (a failed run writes their defaults).
+    pub required: BTreeMap<&'static str, Vec<&'static str>>,
 }
 
 fn plan_one(
@@ -118,6 +120,13 @@ fn plan_one(
         schema: schema::TABLES
             .iter()
             .map(|(t, cols)| (*t, cols.iter().map(|c| (c.name, c.kind)).collect()))
+            .collect(),
+        required: schema::TABLES
+            .iter()
+            .map(|(t, cols)| {
+                let names = cols.iter().filter(|c| !c.nullable).map(|c| c.name);
+                (*t, names.collect())
+            })
             .collect(),
     })
 }
