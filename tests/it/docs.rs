@@ -47,3 +47,61 @@ fn readme_layout_lists_every_source_folder() {
         }
     }
 }
+
+/// Each README schema table is the declaration's column list: the same names, no more, each
+/// with its declared kind (a type cell names one kind for every column of its row, or one per
+/// column).
+#[test]
+fn readme_schema_tables_are_the_declared_columns_with_their_kinds() {
+    use ablate::results::schema::ColumnKind;
+    let text = readme();
+    for (table, cols) in TABLES {
+        let s = section(&text, &format!("### {table} ("));
+        let mut documented = std::collections::BTreeMap::new();
+        for line in s
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| ---"))
+        {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let (names, kinds) = (cells[1], cells[2]);
+            if names == "column" || names.is_empty() {
+                continue;
+            }
+            let names: Vec<&str> = names.split(", ").map(|n| n.trim_matches('`')).collect();
+            let kinds: Vec<&str> = kinds.split(", ").collect();
+            for (i, n) in names.iter().enumerate() {
+                let k = if kinds.len() == names.len() {
+                    kinds[i]
+                } else {
+                    kinds[0]
+                };
+                let kind = match k {
+                    "str" => Some(ColumnKind::Str),
+                    "i64" => Some(ColumnKind::Int),
+                    "f64" => Some(ColumnKind::Float),
+                    // A cell without a type (the evals table's run_id) states none.
+                    "" => None,
+                    other => panic!("README {table}: `{n}` has type `{other}`"),
+                };
+                documented.insert(n.to_string(), kind);
+            }
+        }
+        let declared: std::collections::BTreeMap<String, Option<ColumnKind>> = cols
+            .iter()
+            .map(|c| (c.name.to_string(), Some(c.kind)))
+            .collect();
+        let extra: Vec<&String> = documented
+            .keys()
+            .filter(|n| !declared.contains_key(*n))
+            .collect();
+        assert!(
+            extra.is_empty(),
+            "README's {table} table names undeclared {extra:?}"
+        );
+        for (n, k) in &documented {
+            if let Some(k) = k {
+                assert_eq!(Some(*k), declared[n], "README {table}: kind of `{n}`");
+            }
+        }
+    }
+}
