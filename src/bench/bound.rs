@@ -2,9 +2,11 @@
 //! shape and layout as a step runs it) alone would run on this host, to read a step's speed against.
 
 use super::measurement::{BenchSample, BenchSettings, EVAL};
+use super::paired::{Ratio, paired};
 use crate::measure::stats::median;
 use crate::models::{ModelSpec, ParamPlan};
 use crate::nn::cpu_gemm::{Mat, product, product_into};
+use crate::results::BenchRow;
 use anyhow::Result;
 use candle_core::{Device, Tensor};
 use rayon::prelude::*;
@@ -241,4 +243,70 @@ pub fn measure_products(
         threads: None,
         gemm: None,
     })
+}
+
+/// A bench session's reading against one products-only bound it timed: full fine-tuning or
+/// eval, the GFLOP/s behind each side, and each side's share of the bound, repeat by repeat.
+#[derive(Clone, Debug)]
+pub struct BoundReading {
+    /// `full` or `eval`.
+    pub name: &'static str,
+    pub what: &'static str,
+    /// Matrix-product GFLOP per step (full) or batch (eval).
+    pub gflop: f64,
+    /// Median GFLOP/s: ablate, PyTorch, and the products alone.
+    pub gflops: [f64; 3],
+    /// Share of the bound per repeat: ablate, PyTorch.
+    pub of_bound: [Option<Ratio>; 2],
+    /// The share 1.5x PyTorch's eval would need (eval only).
+    pub torch_x1_5_needs: Option<Ratio>,
+}
+
+/// The readings of `rows` (one session, `tokens` per step) against the bounds they timed.
+pub fn bound_readings(
+    model: &ModelSpec,
+    settings: &BenchSettings,
+    rows: &[BenchRow],
+) -> Result<Vec<BoundReading>> {
+    let step = step_gflop(model, settings)?;
+    let tokens = (settings.batch_size * settings.seq_len) as f64;
+    let tps = |r: &BenchRow| Some(r.tokens_per_s);
+    let mut out = Vec::new();
+    for (name, gflop, what) in [
+        ("full", step, "full fine-tuning step (forward, dX and dW)"),
+        (EVAL, step / 3.0, "eval batch (forward only)"),
+    ] {
+        // A bound this session timed.
+        let Some(bound) = bound_for(name).filter(|b| rows.iter().any(|r| r.strategy == *b)) else {
+            continue;
+        };
+        let gflops = |strategy: &str, fw: &str| {
+            let v: Vec<f64> = rows
+                .iter()
+                .filter(|r| r.strategy == strategy && r.framework == fw)
+                .map(|r| gflop * r.tokens_per_s / tokens)
+                .collect();
+            median(&v).unwrap_or(f64::NAN)
+        };
+        let of_bound = |fw: &str| paired(rows, (name, fw), (bound, "candle"), tps);
+        let torch = of_bound("pytorch");
+        out.push(BoundReading {
+            name,
+            what,
+            gflop,
+            gflops: [
+                gflops(name, "candle"),
+                gflops(name, "pytorch"),
+                gflops(bound, "candle"),
+            ],
+            of_bound: [of_bound("candle"), torch.clone()],
+            // What 1.5x PyTorch's eval would take, against what the products allow.
+            torch_x1_5_needs: (name == EVAL).then_some(torch).flatten().map(|r| Ratio {
+                median: 1.5 * r.median,
+                min: 1.5 * r.min,
+                max: 1.5 * r.max,
+            }),
+        });
+    }
+    Ok(out)
 }

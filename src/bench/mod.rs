@@ -25,8 +25,8 @@ use measurement::child;
 use torch::{torch_plan, torch_script};
 
 pub use bound::{
-    PRODUCTS, PRODUCTS_FORWARD, ProductsBound, bound_for, bound_of, measure_products,
-    products_bound, step_gflop,
+    BoundReading, PRODUCTS, PRODUCTS_FORWARD, ProductsBound, bound_for, bound_of, bound_readings,
+    measure_products, products_bound, step_gflop,
 };
 pub use measurement::{BenchMedian, BenchSample, BenchSettings, EVAL, measure_eval, measure_one};
 pub use paired::{Ratio, paired, paired_ratio};

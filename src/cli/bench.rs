@@ -2,8 +2,8 @@ use super::lookup;
 use std::path::PathBuf;
 
 use ablate::bench::{
-    BenchSettings, EVAL, Ratio, bench as run_bench, bound_for, bound_of, measure_eval, measure_one,
-    measure_products, paired, paired_ratio, step_gflop,
+    BenchSettings, EVAL, Ratio, bench as run_bench, bound_for, bound_of, bound_readings,
+    measure_eval, measure_one, measure_products, paired_ratio,
 };
 use ablate::config::device::DeviceSpec;
 use ablate::config::train::OptimizerKind;
@@ -172,10 +172,8 @@ fn print_bounds(
     n_threads: usize,
 ) -> Result<()> {
     let model = ModelSpec::from_arg(&a.model)?;
-    let step = step_gflop(&model, settings)?;
-    let tokens = (a.batch * a.seq_len) as f64;
-    let pct = |r: Option<Ratio>| {
-        r.map_or("n/a".into(), |r| {
+    let pct = |r: &Option<Ratio>| {
+        r.as_ref().map_or("n/a".into(), |r| {
             format!(
                 "{:.1}% [{:.1}%, {:.1}%]",
                 100.0 * r.median,
@@ -184,45 +182,21 @@ fn print_bounds(
             )
         })
     };
-    let tps = |r: &BenchRow| Some(r.tokens_per_s);
-    for (name, gflop, what) in [
-        ("full", step, "full fine-tuning step (forward, dX and dW)"),
-        (EVAL, step / 3.0, "eval batch (forward only)"),
-    ] {
-        // A bound this run timed.
-        let Some(bound) = bound_for(name).filter(|b| rows.iter().any(|r| r.strategy == *b)) else {
-            continue;
-        };
-        let gflops = |strategy: &str, fw: &str| {
-            let v: Vec<f64> = rows
-                .iter()
-                .filter(|r| r.strategy == strategy && r.framework == fw)
-                .map(|r| gflop * r.tokens_per_s / tokens)
-                .collect();
-            ablate::measure::stats::median(&v).unwrap_or(f64::NAN)
-        };
+    for b in bound_readings(&model, settings, rows)? {
+        let (name, gflop, what) = (b.name, b.gflop, b.what);
         println!(
             "{name}: {gflop:.1} GFLOP of matrix products per {what}; ablate {:.1} GFLOP/s, PyTorch {:.1}, the products alone {:.1} (these shapes, ablate's kernels, {n_threads} threads, timed right before ablate's {name} in each repeat)",
-            gflops(name, "candle"),
-            gflops(name, "pytorch"),
-            gflops(bound, "candle"),
+            b.gflops[0], b.gflops[1], b.gflops[2],
         );
-        let of_bound = |fw: &str| paired(rows, (name, fw), (bound, "candle"), tps);
         println!(
             "  per repeat, of the bound: ablate {}, PyTorch {}",
-            pct(of_bound("candle")),
-            pct(of_bound("pytorch"))
+            pct(&b.of_bound[0]),
+            pct(&b.of_bound[1])
         );
-        if name == EVAL {
-            // What the 1.5x over PyTorch would take, against what the products allow.
-            let needed = of_bound("pytorch").map(|r| Ratio {
-                median: 1.5 * r.median,
-                min: 1.5 * r.min,
-                max: 1.5 * r.max,
-            });
+        if b.torch_x1_5_needs.is_some() {
             println!(
                 "  1.5x PyTorch's eval would need {} of the bound",
-                pct(needed)
+                pct(&b.torch_x1_5_needs)
             );
         }
     }

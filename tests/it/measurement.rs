@@ -600,3 +600,55 @@ fn bench_measures_forward_only_eval() {
     let mem = numbers(&rows, "peak_mem_bytes").unwrap();
     assert!(mem[0].unwrap() > 0.0 && mem[0] < mem[1], "{mem:?}");
 }
+
+/// Each side's share of a products-only bound pairs it with the bound timed in its own repeat,
+/// and the share 1.5x PyTorch's eval would need is 1.5 times PyTorch's, for eval only.
+#[test]
+fn bound_readings_pair_each_measurement_with_its_repeats_bound() {
+    use ablate::bench::{BenchSettings, PRODUCTS, PRODUCTS_FORWARD, bound_readings, step_gflop};
+    use ablate::results::BenchRow;
+    let model = ablate::models::ModelSpec::parse(fixture("tiny-llama").to_str().unwrap()).unwrap();
+    let settings = BenchSettings {
+        batch_size: 2,
+        seq_len: 8,
+        steps: 1,
+        repeats: 2,
+        optimizer: ablate::config::train::OptimizerKind::Inplace,
+        device: Default::default(),
+        against_pytorch: true,
+        products_bound: true,
+    };
+    let row = |strategy: &str, fw: &str, repeat: u64, tps: f64| BenchRow {
+        strategy: strategy.into(),
+        framework: fw.into(),
+        repeat,
+        tokens_per_s: tps,
+        ..Default::default()
+    };
+    // The host halves its speed in repeat 2: paired shares stay put.
+    let rows = [
+        row(PRODUCTS, "candle", 1, 200.0),
+        row("full", "candle", 1, 160.0),
+        row("full", "pytorch", 1, 100.0),
+        row(PRODUCTS, "candle", 2, 100.0),
+        row("full", "candle", 2, 80.0),
+        row("full", "pytorch", 2, 50.0),
+        row(PRODUCTS_FORWARD, "candle", 1, 400.0),
+        row("eval", "candle", 1, 300.0),
+        row("eval", "pytorch", 1, 240.0),
+    ];
+    let r = bound_readings(&model, &settings, &rows).unwrap();
+    assert_eq!(r.len(), 2);
+    let (full, eval) = (&r[0], &r[1]);
+    assert_eq!(full.name, "full");
+    let share = |x: &Option<ablate::bench::Ratio>| x.as_ref().map(|x| (x.median, x.min, x.max));
+    assert_eq!(share(&full.of_bound[0]), Some((0.8, 0.8, 0.8)));
+    assert_eq!(share(&full.of_bound[1]), Some((0.5, 0.5, 0.5)));
+    assert!(full.torch_x1_5_needs.is_none());
+    assert_eq!(share(&eval.of_bound[1]), Some((0.6, 0.6, 0.6)));
+    let needs = eval.torch_x1_5_needs.as_ref().unwrap();
+    assert!((needs.median - 0.9).abs() < 1e-12);
+    // GFLOP/s from the step's products: full's GFLOP times tokens/s over tokens per step.
+    let step = step_gflop(&model, &settings).unwrap();
+    assert!((full.gflops[2] - step * 150.0 / 16.0).abs() < 1e-9 * step.max(1.0));
+}
