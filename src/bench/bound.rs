@@ -301,7 +301,7 @@ pub fn bound_readings(
             ],
             of_bound: [of_bound("candle"), torch.clone()],
             // What 1.5x PyTorch's eval would take, against what the products allow.
-            torch_x1_5_needs: (name == EVAL).then_some(torch).flatten().map(|r| Ratio {
+            torch_x1_5_needs: torch.filter(|_| name == EVAL).map(|r| Ratio {
                 median: 1.5 * r.median,
                 min: 1.5 * r.min,
                 max: 1.5 * r.max,

@@ -101,7 +101,6 @@ impl ModelSpec {
             && !reference.starts_with('~')
             && !reference.ends_with(".gguf")
             && reference.matches('/').count() == 1
-            && !reference.starts_with('/')
             && !reference.ends_with('/');
         if !hub_shaped {
             bail!(

@@ -173,7 +173,7 @@ fn loss_falls(data: &Results) -> Claim {
         {
             let losses: Vec<f64> = data
                 .curves
-                .get(&r.id)
+                .get(&r.run_id)
                 .map(|c| c.iter().map(|p| p.1).collect())
                 .unwrap_or_default();
             let diverged = r.error.as_deref().is_some_and(|e| e.contains("diverged"));
@@ -219,7 +219,7 @@ fn forgetting(data: &Results) -> Claim {
             let Some(f) = full_pair(data, r) else {
                 continue;
             };
-            let (Some(cf), Some(cr)) = (curves.get(&f.id), curves.get(&r.id)) else {
+            let (Some(cf), Some(cr)) = (curves.get(&f.run_id), curves.get(&r.run_id)) else {
                 continue;
             };
             // Matched learning: the own-style gain the weaker of the two reaches.
@@ -292,7 +292,7 @@ fn style(data: &Results) -> Claim {
         let per_seed: Vec<f64> = runs
             .iter()
             .filter_map(|r| {
-                let (o, g) = (change(&r.id, d)?, change(&r.id, "general")?);
+                let (o, g) = (change(&r.run_id, d)?, change(&r.run_id, "general")?);
                 Some(mean(g)? - mean(o)?)
             })
             .collect();
@@ -300,7 +300,7 @@ fn style(data: &Results) -> Claim {
             t_interval(&per_seed)
         } else {
             runs.first().and_then(|r| {
-                let (o, g) = (change(&r.id, d)?, change(&r.id, "general")?);
+                let (o, g) = (change(&r.run_id, d)?, change(&r.run_id, "general")?);
                 bootstrap_diff(g, o)
             })
         };

@@ -99,7 +99,7 @@ pub fn matched_gain(data: &Results, dataset: &str) -> Option<f64> {
     for s in &data.strategies {
         let gains: Vec<f64> = data
             .ok_runs(dataset, s)
-            .filter_map(|r| curve_gain(data.evidence.eval_curves.get(&r.id)?, dataset))
+            .filter_map(|r| curve_gain(data.evidence.eval_curves.get(&r.run_id)?, dataset))
             .collect();
         g = g.min(mean(&gains)?);
     }

@@ -12,8 +12,8 @@ use super::evidence::load_evidence;
 use super::style;
 use crate::results::Status;
 use crate::results::frame::{numbers, strings_required};
-use crate::results::schema::read_runs;
 use crate::results::schema::{ColumnKind, RUN_COLUMNS};
+use crate::results::schema::{RunRow, read_runs};
 use crate::results::store::read_table;
 
 /// Metrics aggregated over seeds (derived ones are computed before grouping).
@@ -34,40 +34,20 @@ pub const METRICS: [&str; 14] = [
     "d_general_pct",
 ];
 
+/// One run as the report reads it: its row, through the schema's reader, and every numeric
+/// column (with the derived changes) by name.
 #[derive(Clone, Debug, Default)]
 pub struct Run {
-    pub id: String,
-    pub grid: String,
-    pub model: String,
-    pub model_source: String,
-    pub dataset: String,
-    pub strategy: String,
-    pub seed: i64,
-    pub status: Status,
-    pub error: Option<String>,
-    pub framework: String,
-    pub framework_version: String,
-    pub device: String,
-    pub threads: f64,
-    pub git_rev: String,
-    pub steps: f64,
-    pub batch_size: f64,
-    pub seq_len: f64,
-    pub lr: f64,
-    pub warmup_steps: f64,
-    pub weight_decay: f64,
-    pub optimizer: String,
-    pub params_total: f64,
-    pub wall_seconds: f64,
-    pub peak_mem_method: String,
-    pub peak_rss_method: String,
-    pub sample_prompt: String,
-    pub sample_before: Option<String>,
-    pub sample_after: Option<String>,
-    /// The rates of the learning-rate sweep the run is one of, as recorded (None: no sweep).
-    pub lr_sweep: Option<String>,
+    pub row: RunRow,
     /// Every numeric column by name (None where null).
     pub values: BTreeMap<String, Option<f64>>,
+}
+
+impl std::ops::Deref for Run {
+    type Target = RunRow;
+    fn deref(&self) -> &RunRow {
+        &self.row
+    }
 }
 
 impl Run {
@@ -196,41 +176,18 @@ impl Results {
         let mut runs: Vec<Run> = rows
             .into_iter()
             .enumerate()
-            .map(|(i, r)| Run {
-                id: r.run_id,
-                grid: r.grid,
-                model: r.model,
-                model_source: r.model_source,
-                dataset: r.dataset,
-                strategy: r.strategy,
-                seed: r.seed as i64,
-                status: r.status,
-                error: r.error,
-                framework: r.framework,
-                framework_version: r.framework_version,
-                device: r.device,
-                threads: r.threads as f64,
-                git_rev: r.git_rev,
-                steps: r.steps as f64,
-                batch_size: r.batch_size as f64,
-                seq_len: r.seq_len as f64,
-                lr: r.lr,
-                warmup_steps: r.warmup_steps as f64,
-                weight_decay: r.weight_decay,
-                optimizer: r.optimizer,
-                params_total: r.params_total as f64,
-                wall_seconds: r.wall_seconds,
-                peak_mem_method: r.peak_mem_method,
-                peak_rss_method: r.peak_rss_method,
-                sample_prompt: r.sample_prompt,
-                sample_before: r.sample_before,
-                sample_after: r.sample_after,
-                lr_sweep: r.lr_sweep,
+            .map(|(i, row)| Run {
+                row,
                 values: cols.iter().map(|(k, col)| (k.clone(), col[i])).collect(),
             })
             .collect();
         runs.sort_by(|a, b| {
-            (&a.dataset, &a.strategy, a.seed, &a.id).cmp(&(&b.dataset, &b.strategy, b.seed, &b.id))
+            (&a.dataset, &a.strategy, a.seed, &a.run_id).cmp(&(
+                &b.dataset,
+                &b.strategy,
+                b.seed,
+                &b.run_id,
+            ))
         });
 
         let mut strategies: Vec<String> = runs.iter().map(|r| r.strategy.clone()).collect();
@@ -242,13 +199,17 @@ impl Results {
         let agg = aggregate(&runs_df)?;
         let curves: BTreeMap<String, Vec<(f64, f64)>> = runs
             .iter()
-            .filter_map(|r| all_curves.get(&r.id).map(|c| (r.id.clone(), c.clone())))
+            .filter_map(|r| {
+                all_curves
+                    .get(&r.run_id)
+                    .map(|c| (r.run_id.clone(), c.clone()))
+            })
             .collect();
         let mut missing = Vec::new();
         for r in runs.iter().filter(|r| r.status != Status::Ok) {
             missing.push(format!(
                 "run {} ({} / {} / seed {}) failed: {}",
-                r.id,
+                r.run_id,
                 r.dataset,
                 r.strategy,
                 r.seed,

@@ -6,7 +6,8 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::results::frame::{numbers, strings, strings_required};
+use crate::results::Role;
+use crate::results::schema::{read_bench, read_curves, read_eval_blocks};
 use crate::results::store::read_table;
 
 /// Rows beyond the runs table: eval curves, per-block NLL changes, bench measurements.
@@ -22,80 +23,55 @@ pub struct Evidence {
     pub bench_devices: BTreeSet<String>,
     /// run id -> per-block (NLL before, NLL after) on the held-out validation slice.
     pub validation: BTreeMap<String, Vec<(f64, f64)>>,
-    /// corpus -> its roles in the runs that scored its curve (`own`, `cross`, `general`,
-    /// `probe`, `validation`), as the runner recorded them.
-    pub roles: BTreeMap<String, BTreeSet<String>>,
+    /// corpus -> its roles in the runs that scored its curve, as the runner recorded them.
+    pub roles: BTreeMap<String, BTreeSet<Role>>,
 }
 
 pub(super) fn load_evidence(root: &Path) -> Result<Evidence> {
     let mut e = Evidence::default();
     if let Some(df) = read_table(root, "curves")? {
-        let (ids, corpus) = (
-            strings_required(&df, "run_id")?,
-            strings_required(&df, "corpus")?,
-        );
-        let (step, nll) = (numbers(&df, "step")?, numbers(&df, "nll")?);
-        let role = strings_required(&df, "role")?;
-        for i in 0..df.height() {
-            e.roles
-                .entry(corpus[i].clone())
+        for c in read_curves(&df)? {
+            e.roles.entry(c.corpus.clone()).or_default().insert(c.role);
+            e.eval_curves
+                .entry(c.run_id)
                 .or_default()
-                .insert(role[i].clone());
-            if let (Some(s), Some(n)) = (step[i], nll[i]) {
-                e.eval_curves
-                    .entry(ids[i].clone())
-                    .or_default()
-                    .entry(corpus[i].clone())
-                    .or_default()
-                    .push((s, n));
-            }
+                .entry(c.corpus)
+                .or_default()
+                .push((c.step as f64, c.nll));
         }
         for c in e.eval_curves.values_mut().flat_map(|m| m.values_mut()) {
             c.sort_by(|a, b| a.0.total_cmp(&b.0));
         }
     }
     if let Some(df) = read_table(root, "eval_blocks")? {
-        let (ids, corpus) = (
-            strings_required(&df, "run_id")?,
-            strings_required(&df, "corpus")?,
-        );
-        let (before, after) = (numbers(&df, "nll_before")?, numbers(&df, "nll_after")?);
-        let role = strings_required(&df, "role")?;
-        for i in 0..df.height() {
-            if let (Some(b), Some(a)) = (before[i], after[i]) {
-                if role[i] == "validation" {
-                    e.validation.entry(ids[i].clone()).or_default().push((b, a));
-                    continue;
-                }
-                e.block_changes
-                    .entry((ids[i].clone(), corpus[i].clone()))
+        for b in read_eval_blocks(&df)? {
+            let (Some(before), Some(after)) = (b.nll_before, b.nll_after) else {
+                continue;
+            };
+            if b.role == Role::Validation {
+                e.validation
+                    .entry(b.run_id)
                     .or_default()
-                    .push(a - b);
+                    .push((before, after));
+            } else {
+                e.block_changes
+                    .entry((b.run_id, b.corpus))
+                    .or_default()
+                    .push(after - before);
             }
         }
     }
     if let Some(df) = read_table(root, "bench")? {
-        let (fw, strategy) = (
-            strings_required(&df, "framework")?,
-            strings_required(&df, "strategy")?,
-        );
-        let (rep, tps, mem) = (
-            numbers(&df, "repeat")?,
-            numbers(&df, "tokens_per_s")?,
-            numbers(&df, "peak_mem_bytes")?,
-        );
-        // Rows from before the device column are CPU rows.
-        let device = strings(&df, "device")?;
-        for i in 0..df.height() {
-            if let (true, Some(r), Some(t)) = (fw[i] == "candle", rep[i], tps[i]) {
-                e.bench.insert((strategy[i].clone(), r as i64), (t, mem[i]));
-                let d = device
-                    .get(i)
-                    .cloned()
-                    .flatten()
-                    .unwrap_or_else(|| "cpu".into());
-                e.bench_devices.insert(d);
-            }
+        for b in read_bench(&df)?
+            .into_iter()
+            .filter(|b| b.framework == "candle")
+        {
+            let mem = b.peak_mem_bytes.map(|m| m as f64);
+            e.bench
+                .insert((b.strategy, b.repeat as i64), (b.tokens_per_s, mem));
+            // Rows from before the device column are CPU rows.
+            e.bench_devices
+                .insert(b.device.unwrap_or_else(|| "cpu".into()));
         }
     }
     Ok(e)

@@ -29,7 +29,7 @@ pub struct Trial {
 pub fn trials(data: &Results) -> BTreeMap<(String, String), Vec<Trial>> {
     let mut by: BTreeMap<(String, String, u64), Vec<(f64, f64)>> = BTreeMap::new();
     for r in data.runs.iter().filter(|r| r.status == Status::Ok) {
-        let Some(blocks) = data.evidence.validation.get(&r.id) else {
+        let Some(blocks) = data.evidence.validation.get(&r.run_id) else {
             continue;
         };
         let b: Vec<f64> = blocks.iter().map(|x| x.0).collect();

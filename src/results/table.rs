@@ -49,60 +49,6 @@ where
     Series::new(name.into(), v).into_column()
 }
 
-macro_rules! column {
-    ($rows:expr, $name:ident, status) => {
-        $crate::results::table::col(
-            stringify!($name),
-            $rows.iter().map(|r| r.$name.as_str()).collect::<Vec<_>>(),
-        )
-    };
-    ($rows:expr, $name:ident, role) => {
-        $crate::results::table::col(
-            stringify!($name),
-            $rows.iter().map(|r| r.$name.as_str()).collect::<Vec<_>>(),
-        )
-    };
-    ($rows:expr, $name:ident, str) => {
-        $crate::results::table::col(
-            stringify!($name),
-            $rows.iter().map(|r| r.$name.as_str()).collect::<Vec<_>>(),
-        )
-    };
-    ($rows:expr, $name:ident, opt_str) => {
-        $crate::results::table::col(
-            stringify!($name),
-            $rows.iter().map(|r| r.$name.as_deref()).collect::<Vec<_>>(),
-        )
-    };
-    ($rows:expr, $name:ident, u64) => {
-        $crate::results::table::col(
-            stringify!($name),
-            $rows.iter().map(|r| r.$name as i64).collect::<Vec<_>>(),
-        )
-    };
-    ($rows:expr, $name:ident, opt_u64) => {
-        $crate::results::table::col(
-            stringify!($name),
-            $rows
-                .iter()
-                .map(|r| r.$name.map(|x| x as i64))
-                .collect::<Vec<_>>(),
-        )
-    };
-    ($rows:expr, $name:ident, f64) => {
-        $crate::results::table::col(
-            stringify!($name),
-            $rows.iter().map(|r| r.$name).collect::<Vec<f64>>(),
-        )
-    };
-    ($rows:expr, $name:ident, opt_f64) => {
-        $crate::results::table::col(
-            stringify!($name),
-            $rows.iter().map(|r| r.$name).collect::<Vec<Option<f64>>>(),
-        )
-    };
-}
-
 /// Declares a table once: the row type, its column list, the frame writer and the reader.
 macro_rules! table {
     (
@@ -123,7 +69,7 @@ macro_rules! table {
         ];
 
         pub fn $write(rows: &[$row]) -> anyhow::Result<polars::prelude::DataFrame> {
-            Ok(polars::prelude::DataFrame::new_infer_height(vec![ $( $crate::results::table::column!(rows, $field, $conv), )* ])?)
+            Ok(polars::prelude::DataFrame::new_infer_height(vec![ $( table!(@write rows, $field, $conv), )* ])?)
         }
 
         /// The rows of a frame of this table (read with `store::read_table` or from one file);
@@ -136,6 +82,7 @@ macro_rules! table {
                 .collect()
         }
     };
+    // `status` and `role` are typed labels stored as text: as `str`, but parsed when read.
     (@ty status) => { $crate::results::labels::Status };
     (@ty role) => { $crate::results::labels::Role };
     (@ty str) => { String };
@@ -144,35 +91,50 @@ macro_rules! table {
     (@ty opt_u64) => { Option<u64> };
     (@ty f64) => { f64 };
     (@ty opt_f64) => { Option<f64> };
-    (@kind status) => { $crate::results::table::ColumnKind::Str };
-    (@kind role) => { $crate::results::table::ColumnKind::Str };
+    (@kind status) => { table!(@kind str) };
+    (@kind role) => { table!(@kind str) };
     (@kind str) => { $crate::results::table::ColumnKind::Str };
-    (@kind opt_str) => { $crate::results::table::ColumnKind::Str };
+    (@kind opt_str) => { table!(@kind str) };
     (@kind u64) => { $crate::results::table::ColumnKind::Int };
-    (@kind opt_u64) => { $crate::results::table::ColumnKind::Int };
+    (@kind opt_u64) => { table!(@kind u64) };
     (@kind f64) => { $crate::results::table::ColumnKind::Float };
-    (@kind opt_f64) => { $crate::results::table::ColumnKind::Float };
-    (@opt str) => { false };
-    (@opt status) => { false };
-    (@opt role) => { false };
-    (@opt u64) => { false };
-    (@opt f64) => { false };
-    (@opt $other:ident) => { true };
+    (@kind opt_f64) => { table!(@kind f64) };
+    (@opt opt_str) => { true };
+    (@opt opt_u64) => { true };
+    (@opt opt_f64) => { true };
+    (@opt $other:ident) => { false };
     (@since) => { 1 };
     (@since $s:literal) => { $s };
+    (@write $rows:ident, $name:ident, status) => { table!(@write $rows, $name, str) };
+    (@write $rows:ident, $name:ident, role) => { table!(@write $rows, $name, str) };
+    (@write $rows:ident, $name:ident, str) => {
+        $crate::results::table::col(stringify!($name), $rows.iter().map(|r| r.$name.as_str()).collect::<Vec<_>>())
+    };
+    (@write $rows:ident, $name:ident, opt_str) => {
+        $crate::results::table::col(stringify!($name), $rows.iter().map(|r| r.$name.as_deref()).collect::<Vec<_>>())
+    };
+    (@write $rows:ident, $name:ident, u64) => {
+        $crate::results::table::col(stringify!($name), $rows.iter().map(|r| r.$name as i64).collect::<Vec<_>>())
+    };
+    (@write $rows:ident, $name:ident, opt_u64) => {
+        $crate::results::table::col(stringify!($name), $rows.iter().map(|r| r.$name.map(|x| x as i64)).collect::<Vec<_>>())
+    };
+    (@write $rows:ident, $name:ident, f64) => {
+        $crate::results::table::col(stringify!($name), $rows.iter().map(|r| r.$name).collect::<Vec<f64>>())
+    };
+    (@write $rows:ident, $name:ident, opt_f64) => {
+        $crate::results::table::col(stringify!($name), $rows.iter().map(|r| r.$name).collect::<Vec<Option<f64>>>())
+    };
     (@read $df:ident, $n:ident, $columns:ident, $field:ident, $conv:ident) => {
         $crate::results::table::read_column($df, $n, $columns, stringify!($field), |df, name| table!(@column df, name, $conv))?
     };
-    (@column $df:ident, $name:ident, status) => { $crate::results::frame::strings($df, $name) };
-    (@column $df:ident, $name:ident, role) => { $crate::results::frame::strings($df, $name) };
-    (@column $df:ident, $name:ident, str) => { $crate::results::frame::strings($df, $name) };
-    (@column $df:ident, $name:ident, opt_str) => { $crate::results::frame::strings($df, $name) };
     (@column $df:ident, $name:ident, u64) => { $crate::results::frame::integers($df, $name) };
     (@column $df:ident, $name:ident, opt_u64) => { $crate::results::frame::integers($df, $name) };
     (@column $df:ident, $name:ident, f64) => { $crate::results::frame::numbers($df, $name) };
     (@column $df:ident, $name:ident, opt_f64) => { $crate::results::frame::numbers($df, $name) };
-    (@get $field:ident, $i:ident, status) => { $crate::results::table::required(&$field, $i, stringify!($field))?.parse()? };
-    (@get $field:ident, $i:ident, role) => { $crate::results::table::required(&$field, $i, stringify!($field))?.parse()? };
+    (@column $df:ident, $name:ident, $text:ident) => { $crate::results::frame::strings($df, $name) };
+    (@get $field:ident, $i:ident, status) => { table!(@get $field, $i, str).parse()? };
+    (@get $field:ident, $i:ident, role) => { table!(@get $field, $i, str).parse()? };
     (@get $field:ident, $i:ident, str) => { $crate::results::table::required(&$field, $i, stringify!($field))?.clone() };
     (@get $field:ident, $i:ident, opt_str) => { $field[$i].clone() };
     (@get $field:ident, $i:ident, u64) => { *$crate::results::table::required(&$field, $i, stringify!($field))? as u64 };
@@ -204,4 +166,4 @@ pub fn required<'a, T>(values: &'a [Option<T>], i: usize, name: &str) -> Result<
         .ok_or_else(|| anyhow::anyhow!("column `{name}` has a null in row {i}"))
 }
 
-pub(crate) use {column, table};
+pub(crate) use table;

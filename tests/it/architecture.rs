@@ -25,48 +25,28 @@ const FLOORS: [(&str, u8); 13] = [
     ("report", 6),
 ];
 
-/// module -> (used module -> first file that uses it), from `crate::x` paths outside comments.
+/// module -> (used module -> first file that uses it): the file edges of [`file_edges`], seen
+/// from their top-level modules (the binary's `cli` stands outside the library's floors).
 fn uses() -> BTreeMap<String, BTreeMap<String, String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let path_re = regex::Regex::new(r"crate::([a-z_]+)").unwrap();
-    let group_re = regex::Regex::new(r"crate::\{([^}]*)\}").unwrap();
-    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    for f in files {
-        let rel = f.strip_prefix(&src).unwrap();
-        let module = rel
-            .components()
+    let module = |rel: &str| {
+        rel.split('/')
             .next()
             .unwrap()
-            .as_os_str()
-            .to_string_lossy()
             .trim_end_matches(".rs")
-            .to_string();
-        if ["lib", "main", "cli"].contains(&module.as_str()) {
+            .to_string()
+    };
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (file, targets) in file_edges(&src) {
+        let from = module(&file);
+        if ["lib", "main", "cli"].contains(&from.as_str()) {
             continue;
         }
-        let text = std::fs::read_to_string(&f).unwrap();
-        let code: String = text
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("//"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let mut used: Vec<String> = path_re
-            .captures_iter(&code)
-            .map(|c| c[1].to_string())
-            .collect();
-        for g in group_re.captures_iter(&code) {
-            used.extend(g[1].split(',').filter_map(|s| {
-                let s = s.trim().split("::").next()?.trim();
-                (!s.is_empty()).then(|| s.to_string())
-            }));
-        }
-        for u in used.into_iter().filter(|u| *u != module) {
-            out.entry(module.clone())
+        for to in targets.iter().map(|t| module(t)).filter(|t| *t != from) {
+            out.entry(from.clone())
                 .or_default()
-                .entry(u)
-                .or_insert_with(|| rel.display().to_string());
+                .entry(to)
+                .or_insert_with(|| file.clone());
         }
     }
     out

@@ -48,7 +48,7 @@ where
             None => String::new(),
         })
         .collect();
-    let total = data.runs.first().map(|r| r.params_total / 1e6);
+    let total = data.runs.first().map(|r| r.params_total as f64 / 1e6);
     let caption = match total {
         Some(t) => format!("dashed line: all {t:.1}M parameters"),
         None => String::new(),

@@ -5,6 +5,7 @@ use super::panels::{Area, FONT, dashed, legend, over, padded, point, seeds_in, s
 use crate::measure::stats::mean;
 use crate::report::data::Results;
 use crate::report::style::colour;
+use crate::results::Role;
 use anyhow::Result;
 use plotters::prelude::*;
 
@@ -15,7 +16,11 @@ pub(crate) fn probe_names(data: &Results) -> Vec<String> {
         .evidence
         .roles
         .iter()
-        .filter(|(_, roles)| roles.iter().all(|r| r == "general" || r == "probe"))
+        .filter(|(_, roles)| {
+            roles
+                .iter()
+                .all(|r| matches!(r, Role::General | Role::Probe))
+        })
         .map(|(c, _)| c.clone())
         .collect();
     out.sort_by_key(|c| (c != "general", c.clone()));
@@ -56,7 +61,7 @@ where
             for s in &data.strategies {
                 let paths: Vec<Vec<(f64, f64)>> = data
                     .ok_runs(d, s)
-                    .filter_map(|x| learning_path(data, &x.id, d, probe))
+                    .filter_map(|x| learning_path(data, &x.run_id, d, probe))
                     .collect();
                 let len = paths.iter().map(Vec::len).min().unwrap_or(0);
                 let pts: Vec<(f64, f64)> = (0..len)

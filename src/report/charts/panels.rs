@@ -327,7 +327,7 @@ pub(super) fn sig3(x: f64) -> String {
 }
 
 pub(super) fn seeds_in(data: &Results) -> usize {
-    let mut seeds: Vec<i64> = data.runs.iter().map(|r| r.seed).collect();
+    let mut seeds: Vec<u64> = data.runs.iter().map(|r| r.seed).collect();
     seeds.sort();
     seeds.dedup();
     seeds.len()

@@ -123,7 +123,7 @@ where
                 .ok_runs(d, s)
                 .filter_map(|r| {
                     let full = full_pair(data, r)?;
-                    let (a, b) = (data.curves.get(&r.id)?, data.curves.get(&full.id)?);
+                    let (a, b) = (data.curves.get(&r.run_id)?, data.curves.get(&full.run_id)?);
                     let len = a.len().min(b.len());
                     let raw: Vec<f64> = (0..len).map(|i| a[i].1 - b[i].1).collect();
                     let sm = smooth(&raw, SMOOTH);

@@ -73,7 +73,7 @@ pub(super) fn ids(data: &Results, dataset: Option<&str>, strategy: &str) -> Stri
                 && r.status == Status::Ok
                 && dataset.is_none_or(|d| r.dataset == d)
         })
-        .map(|r| r.id.as_str())
+        .map(|r| r.run_id.as_str())
         .collect();
     if v.is_empty() {
         "none".into()

@@ -19,7 +19,7 @@ pub(super) fn parameters(o: &mut String, data: &Results, files: &[String]) {
         let total = runs
             .iter()
             .find(|x| &x.strategy == s)
-            .map_or(f64::NAN, |x| x.params_total);
+            .map_or(f64::NAN, |x| x.params_total as f64);
         let _ = writeln!(
             o,
             "| {s} | {} | {:.0} | {} | {} |",

@@ -65,7 +65,8 @@ pub(super) fn frameworks(o: &mut String, data: &Results) {
                     let Some(t) = counterpart(other, r) else {
                         continue;
                     };
-                    let (Some(a), Some(b)) = (data.curves.get(&r.id), other.curves.get(&t.id))
+                    let (Some(a), Some(b)) =
+                        (data.curves.get(&r.run_id), other.curves.get(&t.run_id))
                     else {
                         continue;
                     };
@@ -76,7 +77,7 @@ pub(super) fn frameworks(o: &mut String, data: &Results) {
                     let _ = writeln!(
                         o,
                         "| {d} | {s} | {} | {n} | {:.2e} | {} {} |",
-                        r.seed, diff, r.id, t.id
+                        r.seed, diff, r.run_id, t.run_id
                     );
                 }
             }

@@ -45,7 +45,7 @@ pub(super) fn loss_curves(o: &mut String, data: &Results, files: &[String]) {
     for d in &data.datasets {
         for s in &data.strategies {
             for r in data.ok_runs(d, s) {
-                if let Some(c) = data.curves.get(&r.id).filter(|c| !c.is_empty()) {
+                if let Some(c) = data.curves.get(&r.run_id).filter(|c| !c.is_empty()) {
                     let _ = writeln!(
                         o,
                         "| {d} | {s} | {} | {:.4} | {:.4} | {} | {} |",
@@ -53,7 +53,7 @@ pub(super) fn loss_curves(o: &mut String, data: &Results, files: &[String]) {
                         c[0].1,
                         c[c.len() - 1].1,
                         c.len(),
-                        r.id
+                        r.run_id
                     );
                 }
             }
@@ -107,14 +107,14 @@ pub(super) fn forgetting(o: &mut String, data: &Results, files: &[String]) {
                         let c = data
                             .evidence
                             .block_changes
-                            .get(&(r.id.clone(), p.clone()))?;
+                            .get(&(r.run_id.clone(), p.clone()))?;
                         mean(c)
                     })
                     .collect();
                 let at: Vec<f64> = g.map_or_else(Vec::new, |g| {
                     data.ok_runs(d, s)
                         .filter_map(|r| {
-                            let c = data.evidence.eval_curves.get(&r.id)?;
+                            let c = data.evidence.eval_curves.get(&r.run_id)?;
                             at_gain(c, d, p, g)
                         })
                         .collect()

@@ -43,7 +43,7 @@ pub(super) fn samples(o: &mut String, data: &Results) {
     };
     if let Some((base, id)) = runs
         .iter()
-        .find_map(|r| Some((r.sample_before.clone()?, r.id.clone())))
+        .find_map(|r| Some((r.sample_before.clone()?, r.run_id.clone())))
     {
         let _ = writeln!(
             o,
@@ -65,7 +65,7 @@ pub(super) fn samples(o: &mut String, data: &Results) {
             };
             if let Some(t) = &r.sample_after {
                 for (k, t) in split(t).iter().enumerate() {
-                    let _ = writeln!(o, "| {d} | {s} | {k} | {t} | {} |", r.id);
+                    let _ = writeln!(o, "| {d} | {s} | {k} | {t} | {} |", r.run_id);
                 }
             }
         }
@@ -84,7 +84,7 @@ pub(super) fn every_run(o: &mut String, data: &Results) {
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | {} | {:.0} | {} |",
-            r.id,
+            r.run_id,
             r.dataset,
             r.strategy,
             r.seed,
