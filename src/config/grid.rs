@@ -23,9 +23,15 @@
 //! batch_size = 2
 //! [custom_strategies.bitfit]          # custom strategies (see strategy::spec)
 //! train = ['\.bias$']
-//! [lr_sweep]                          # a learning-rate pilot: one run per rate
+//! [lr_sweep]                          # a learning-rate sweep: one run per rate
 //! full = [1e-4, 3e-4]
 //! ```
+//!
+//! A program too long for one sitting is split into parts: a part file names a `base` (relative
+//! to it; a base may have its own) whose keys it inherits and overrides key by key (`[train]` and
+//! `[overrides]` merged one level down), so the settings are written once and every part writes
+//! into the same results. Relative paths inside a base resolve against the part file, so keep a
+//! program's files in one folder.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -170,9 +176,48 @@ fn merge(base: &toml::Table, over: &toml::Table, what: &str) -> Result<TrainSett
         .map_err(|e| anyhow::anyhow!("{what}: {}", e.message()))
 }
 
+/// A grid file's table with its `base` (if any, itself possibly with a base) merged under it.
+fn grid_table(path: &Path, depth: usize) -> Result<toml::Table> {
+    let mut part: toml::Table = read_toml(path)?;
+    let Some(base) = part.remove("base") else {
+        return Ok(part);
+    };
+    let file = path.display();
+    let Some(base) = base.as_str() else {
+        bail!("{file}: `base` must be a path to a grid file")
+    };
+    let base_path = path.parent().unwrap_or(Path::new(".")).join(base);
+    if depth >= 4 {
+        bail!("{file}: `base` = \"{base}\": more than 4 bases deep (a cycle?)")
+    }
+    let mut merged = grid_table(&base_path, depth + 1)
+        .map_err(|e| anyhow::anyhow!("{file}: `base` = \"{base}\": {e:#}"))?;
+    for (k, v) in part {
+        match (merged.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(p)) if k == "train" => b.extend(p),
+            (Some(toml::Value::Table(b)), toml::Value::Table(p)) if k == "overrides" => {
+                for (kind, over) in p {
+                    match (b.get_mut(&kind), over) {
+                        (Some(toml::Value::Table(bt)), toml::Value::Table(pt)) => bt.extend(pt),
+                        (_, over) => {
+                            b.insert(kind, over);
+                        }
+                    }
+                }
+            }
+            (_, v) => {
+                merged.insert(k, v);
+            }
+        }
+    }
+    Ok(merged)
+}
+
 impl Grid {
     pub fn load(path: &Path) -> Result<Self> {
-        let raw: RawGrid = read_toml(path)?;
+        let raw: RawGrid = toml::Value::Table(grid_table(path, 0)?)
+            .try_into()
+            .map_err(|e: toml::de::Error| anyhow::anyhow!("{}: {e}", path.display()))?;
         Self::resolve(raw, path)
     }
 

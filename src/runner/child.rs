@@ -72,15 +72,16 @@ fn run_task(task: &ChildTask, dir: &ResultsDir) -> Result<()> {
     let t0 = Instant::now();
     let (cfg, id) = (&task.config, task.run_id.as_str());
     let row = base_row(&task.grid, id, cfg, &started);
-    let weights = dir.root.join("weights");
-    std::fs::create_dir_all(&weights)
-        .with_context(|| format!("cannot create {}", weights.display()))?;
-    // A LoRA run saves a PEFT adapter; others their trained tensors, or with `save_model` a
-    // Hugging Face folder of the whole model.
-    let save = if cfg.strategy_spec.lora.is_some() || cfg.save_model {
-        Save::Export(weights.join(id))
+    // Weights are written only when the grid asks (`save_model`): a LoRA run as a PEFT adapter,
+    // any other as a Hugging Face folder of the whole model. Evidence grids keep none (the
+    // 30-run paper grid once wrote 13 GB of trained tensors nobody read).
+    let save = if cfg.save_model {
+        let weights = dir.root.join("weights");
+        std::fs::create_dir_all(&weights)
+            .with_context(|| format!("cannot create {}", weights.display()))?;
+        Some(Save::Export(weights.join(id)))
     } else {
-        Save::Tensors(weights.join(format!("{id}.safetensors")))
+        None
     };
     let steps_total = cfg.settings.steps;
     let step_tokens =
@@ -95,7 +96,7 @@ fn run_task(task: &ChildTask, dir: &ResultsDir) -> Result<()> {
             dataset: cfg.dataset.clone(),
             others: cfg.eval_corpora.clone(),
             settings: cfg.settings.clone(),
-            save: Some(save),
+            save,
             before_cache: Some(dir.root.join(".cache").join("before")),
             chat_probe: cfg.chat_probe.clone(),
         };

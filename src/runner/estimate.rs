@@ -5,7 +5,9 @@ use crate::config::train::TrainSettings;
 
 const GFLOPS_PER_THREAD: f64 = 40.0;
 
-/// Seconds for training plus before/after evaluation of `corpora` corpora.
+/// Seconds for training plus evaluation of `corpora` corpora (the chat probe counts as one):
+/// before and after on the eval sample and the validation slice, and the curve subsets at every
+/// curve point.
 pub fn estimate_seconds(
     params_total: usize,
     params_trainable: usize,
@@ -19,6 +21,12 @@ pub fn estimate_seconds(
     let tokens = (s.steps * s.batch_size * s.grad_accum * seq_len) as f64;
     // forward 2N, input gradients 2N, weight gradients 2 x trainable.
     let train = tokens * (4.0 * n + 2.0 * params_trainable as f64) / rate;
-    let eval_tokens = (s.eval_blocks.max(1) * seq_len * corpora * 2) as f64;
-    train + eval_tokens * 2.0 * n / rate
+    let validation = s.validation_blocks;
+    let mut eval_blocks = (s.eval_blocks.max(1) * corpora + validation) * 2;
+    if s.eval_every > 0 {
+        let points = s.steps.div_ceil(s.eval_every) + 1;
+        let sets = corpora + usize::from(validation > 0);
+        eval_blocks += points * s.curve_blocks * sets;
+    }
+    train + (eval_blocks * seq_len) as f64 * 2.0 * n / rate
 }

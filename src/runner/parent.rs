@@ -49,7 +49,7 @@ pub fn dry_run(grid: &ResolvedGrid, opts: &GridOptions) -> Result<()> {
             r.params_trainable,
             &c.settings,
             c.dataset.seq_len,
-            1 + c.eval_corpora.len(),
+            1 + c.eval_corpora.len() + usize::from(c.chat_probe.is_some()),
             threads,
         );
         let state = if pending.contains(&r.id.as_str()) {

@@ -6,7 +6,7 @@ use super::before_cache::{CachedBefore, cache_read, cache_write, key};
 use super::chat_probe::{ChatOutcome, chat_set};
 use super::eval_plan::{Split, eval_plan};
 use super::scoring::{CorpusEval, CurvePoint, EvalSet};
-use super::setup::{build_for_strategy, save_trainable};
+use super::setup::build_for_strategy;
 use super::trainer::{StepRecord, TrainReport, train};
 use crate::config::datasets::DatasetSpec;
 use crate::config::probe::ChatProbe;
@@ -46,10 +46,9 @@ pub struct RunPlan {
     pub chat_probe: Option<ChatProbe>,
 }
 
-/// `Tensors(file)`: the trained tensors as safetensors; `Export(dir)`: a PEFT adapter for a LoRA
-/// strategy, else a Hugging Face folder of the whole model.
+/// `Export(dir)`: a PEFT adapter for a LoRA strategy, else a Hugging Face folder of the whole
+/// model.
 pub enum Save {
-    Tensors(PathBuf),
     Export(PathBuf),
 }
 
@@ -234,7 +233,6 @@ pub fn run(
     let eval_after_seconds = t_eval.elapsed().as_secs_f64();
     let sample_after = if completed { sample_text(lm)? } else { None };
     let saved_bytes = match &plan.save {
-        Some(Save::Tensors(p)) => Some(save_trainable(lm, p)?),
         Some(Save::Export(dir)) => Some(match plan.strategy.lora() {
             Some(l) => save_peft_adapter(lm, l, &plan.model_name, dir)?,
             None => save_hf_folder(&model, dir)?,

@@ -2,10 +2,8 @@
 //! straight line: read the checkpoint, resolve the strategy against the architecture's parameters
 //! into a plan, build. Accounting and the PyTorch plans resolve through the same `plan_for`.
 
-use std::collections::HashMap;
-use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use candle_core::Device;
 
 use super::accounting::Accounting;
@@ -62,18 +60,4 @@ pub fn plan_accounting(arch: &ArchConfig, strategy: &Strategy) -> Result<Account
             (p.name(), p.numel(), trains)
         }),
     )
-}
-
-/// Save what the strategy trained (adapters, or the trainable tensors) as safetensors; returns
-/// the file size in bytes.
-pub fn save_trainable(lm: &dyn CausalLm, path: &Path) -> Result<u64> {
-    let tensors: HashMap<String, candle_core::Tensor> = lm
-        .params()
-        .into_iter()
-        .filter(|p| p.is_trainable())
-        .map(|p| (p.name().to_string(), p.tensor().clone()))
-        .collect();
-    candle_core::safetensors::save(&tensors, path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(std::fs::metadata(path)?.len())
 }
