@@ -8,6 +8,7 @@
 //! evals/<run_id>.parquet   one row per evaluated corpus: perplexity before and after
 //! eval_blocks/<run_id>.parquet  one row per scored eval block: NLL before and after
 //! curves/<run_id>.parquet  one row per (step, corpus) scored during training
+//! curve_blocks/<run_id>.parquet  one row per (step, corpus, block) of those curves
 //! bench/<bench_id>.parquet one row per `ablate bench` measurement (every repeat)
 //! ```
 
@@ -18,5 +19,5 @@ pub mod store;
 pub mod table;
 
 pub use labels::{Role, Status};
-pub use schema::{BenchRow, CurveRow, EvalBlockRow, EvalRow, RunRow, StepRow};
+pub use schema::{BenchRow, CurveBlockRow, CurveRow, EvalBlockRow, EvalRow, RunRow, StepRow};
 pub use store::{ResultsDir, RunRecord};

@@ -184,6 +184,23 @@ table! {
 }
 
 table! {
+    /// One block of a curve point: the unit of the bootstrap that gives a single seed's
+    /// frontier an interval (noise of the evaluation, not of training).
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct CurveBlockRow;
+    columns CURVE_BLOCK_COLUMNS, write curve_blocks_frame, read read_curve_blocks;
+    {
+        run_id: str,
+        step: u64,
+        corpus: str,
+        role: role,
+        /// Index of the block in the curve subset (the same blocks at every step).
+        block: u64,
+        nll: f64,
+    }
+}
+
+table! {
     /// One timed measurement of `ablate bench` (every repeat, interleaved with the other
     /// strategies; one child process each), with the settings and the machine.
     #[derive(Clone, Debug, Default, PartialEq)]
@@ -223,12 +240,13 @@ table! {
 }
 
 /// Every table by its folder name under a results directory.
-pub const TABLES: [(&str, &[ColumnSpec]); 6] = [
+pub const TABLES: [(&str, &[ColumnSpec]); 7] = [
     ("runs", RUN_COLUMNS),
     ("steps", STEP_COLUMNS),
     ("evals", EVAL_COLUMNS),
     ("eval_blocks", EVAL_BLOCK_COLUMNS),
     ("curves", CURVE_COLUMNS),
+    ("curve_blocks", CURVE_BLOCK_COLUMNS),
     ("bench", BENCH_COLUMNS),
 ];
 
@@ -290,6 +308,9 @@ mod tests {
             read_curves(&curves_frame(&curves).unwrap()).unwrap(),
             curves
         );
+        let cb = [CurveBlockRow::default()];
+        let frame = curve_blocks_frame(&cb).unwrap();
+        assert_eq!(read_curve_blocks(&frame).unwrap(), cb);
         let bench = [BenchRow::default()];
         assert_eq!(read_bench(&bench_frame(&bench).unwrap()).unwrap(), bench);
     }
@@ -341,6 +362,10 @@ mod tests {
                 EVAL_BLOCK_COLUMNS,
             ),
             (curves_frame(&[CurveRow::default()]).unwrap(), CURVE_COLUMNS),
+            (
+                curve_blocks_frame(&[CurveBlockRow::default()]).unwrap(),
+                CURVE_BLOCK_COLUMNS,
+            ),
             (bench_frame(&[BenchRow::default()]).unwrap(), BENCH_COLUMNS),
         ] {
             let got: Vec<(String, ColumnKind)> = frame

@@ -9,8 +9,9 @@ use anyhow::{Context, Result};
 use polars::prelude::*;
 
 use super::schema::{
-    BenchRow, ColumnKind, CurveRow, EvalBlockRow, EvalRow, RunRow, StepRow, bench_frame,
-    curves_frame, eval_blocks_frame, evals_frame, runs_frame, steps_frame,
+    BenchRow, ColumnKind, CurveBlockRow, CurveRow, EvalBlockRow, EvalRow, RunRow, StepRow,
+    bench_frame, curve_blocks_frame, curves_frame, eval_blocks_frame, evals_frame, runs_frame,
+    steps_frame,
 };
 
 /// Everything one run writes.
@@ -21,6 +22,7 @@ pub struct RunRecord {
     pub evals: Vec<EvalRow>,
     pub eval_blocks: Vec<EvalBlockRow>,
     pub curves: Vec<CurveRow>,
+    pub curve_blocks: Vec<CurveBlockRow>,
 }
 
 #[derive(Clone, Debug)]
@@ -62,6 +64,12 @@ impl ResultsDir {
             &self.path("eval_blocks", id),
         )?;
         write_atomic(&mut curves_frame(&r.curves)?, &self.path("curves", id))?;
+        if !r.curve_blocks.is_empty() {
+            write_atomic(
+                &mut curve_blocks_frame(&r.curve_blocks)?,
+                &self.path("curve_blocks", id),
+            )?;
+        }
         write_atomic(
             &mut runs_frame(std::slice::from_ref(&r.run))?,
             &self.path("runs", id),

@@ -4,7 +4,7 @@ use crate::config::grid::{RunConfig, sweep_label};
 use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::mean;
 use crate::measure::{HEAP_METHOD, RSS_METHOD};
-use crate::results::{CurveRow, EvalBlockRow, EvalRow, Role, RunRecord, RunRow, Status, StepRow};
+use crate::results::{CurveBlockRow, CurveRow, EvalBlockRow, EvalRow, Role, RunRecord, RunRow, Status, StepRow};
 use crate::strategy::Group;
 use crate::train::run::RunOutput;
 use crate::train::{Outcome, StepRecord};
@@ -182,6 +182,23 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
             tokens: c.tokens as u64,
         })
         .collect();
+    let curve_blocks = out
+        .curves
+        .iter()
+        .flat_map(|c| {
+            c.block_nll
+                .iter()
+                .enumerate()
+                .map(|(i, &nll)| CurveBlockRow {
+                    run_id: id.clone(),
+                    step: c.step as u64,
+                    corpus: c.corpus.clone(),
+                    role: cfg.role_of(&c.corpus),
+                    block: i as u64,
+                    nll,
+                })
+        })
+        .collect();
     let pick = |r: Role, after: bool| {
         let v: Vec<f64> = evals
             .iter()
@@ -212,5 +229,6 @@ pub fn record(mut row: RunRow, cfg: &RunConfig, out: &RunOutput) -> RunRecord {
         evals,
         eval_blocks,
         curves,
+        curve_blocks,
     }
 }

@@ -190,6 +190,7 @@ pub fn run(
                 corpus: set.source.corpus.clone(),
                 nll: mean(&nll).unwrap_or(f64::NAN),
                 tokens: set.source.tokens.iter().sum(),
+                block_nll: nll,
             });
         }
         curve_seconds += t.elapsed().as_secs_f64();

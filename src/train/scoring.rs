@@ -66,6 +66,8 @@ pub struct CurvePoint {
     pub corpus: String,
     pub nll: f64,
     pub tokens: usize,
+    /// Mean NLL of each block (or reply) of the subset, in the subset's order.
+    pub block_nll: Vec<f64>,
 }
 
 /// What an eval set scores: token blocks of a corpus, or a chat probe's (prompt, reply) pairs.
