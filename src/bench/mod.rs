@@ -10,6 +10,7 @@
 //! products-only bound, `torch` the PyTorch side, `paired` the paired ratios.
 
 mod bound;
+pub mod latency;
 mod measurement;
 mod paired;
 mod torch;

@@ -43,6 +43,11 @@ pub struct BenchArgs {
     /// src/reference/torch_bench.py with $ABLATE_PYTHON (else python3).
     #[arg(long, value_enum)]
     against: Option<Against>,
+    /// Measure inference latency instead of training steps: the base model, a partially
+    /// fine-tuned one, LoRA unmerged and merged, interleaved, `--repeats` times (at least 5 for
+    /// claim 7); rows go to `<results>/latency/`.
+    #[arg(long)]
+    latency: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -51,6 +56,9 @@ enum Against {
 }
 
 pub fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
+    if a.latency {
+        return latency(&a);
+    }
     let settings = BenchSettings {
         batch_size: a.batch,
         seq_len: a.seq_len,
@@ -200,5 +208,62 @@ fn print_bounds(
             );
         }
     }
+    Ok(())
+}
+
+/// `--latency`: every variant on every shape, in one process, interleaved; medians printed.
+fn latency(a: &BenchArgs) -> Result<()> {
+    use ablate::bench::latency::{GENERATION, MEASURES, VARIANTS, measure};
+    let (model, device) = (ModelSpec::from_arg(&a.model)?, a.device.open()?);
+    println!(
+        "latency {}: {} repeats interleaved, {} threads; generation {GENERATION}",
+        a.model,
+        a.repeats,
+        rayon::current_num_threads()
+    );
+    let rows = measure(
+        &a.model,
+        &model,
+        a.repeats,
+        &device,
+        &a.device.to_string(),
+        |r| {
+            eprintln!(
+                "repeat {} {:<12} {:<14} {:>8.1} ms",
+                r.repeat + 1,
+                r.variant,
+                r.measure,
+                1e3 * r.seconds
+            )
+        },
+    )?;
+    println!(
+        "median ms over repeats on {}:",
+        rows.first().map_or("", |r| r.cpu_model.as_str())
+    );
+    println!(
+        "{:<14} {}",
+        "measure",
+        VARIANTS.map(|v| format!("{v:>12}")).join("")
+    );
+    for (m, ..) in MEASURES {
+        let cells: Vec<String> = VARIANTS
+            .iter()
+            .map(|v| {
+                let t: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| r.variant == *v && r.measure == m)
+                    .map(|r| r.seconds)
+                    .collect();
+                ablate::measure::stats::median(&t).map_or_else(
+                    || format!("{:>12}", "n/a"),
+                    |x| format!("{:>12.1}", 1e3 * x),
+                )
+            })
+            .collect();
+        println!("{m:<14} {}", cells.join(""));
+    }
+    let path = ResultsDir::new(&a.results).write_latency(&rows)?;
+    println!("{} measurements -> {}", rows.len(), path.display());
     Ok(())
 }

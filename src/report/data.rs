@@ -127,7 +127,17 @@ impl Results {
     /// Every run below `root`; ablate's own (candle) rows are the report's subject, other
     /// frameworks' rows become `references`.
     pub fn load(root: &Path, mix_experiments: bool) -> Result<Self> {
-        let Some(all) = read_table(root, "runs")? else {
+        Self::load_only(root, mix_experiments, None)
+    }
+
+    /// As `load`, keeping only the runs whose ids `keep` lists (all with None): a sweep's
+    /// per-strategy sections read its picked rates' runs.
+    pub fn load_only(
+        root: &Path,
+        mix_experiments: bool,
+        keep: Option<&std::collections::BTreeSet<String>>,
+    ) -> Result<Self> {
+        let Some(mut all) = read_table(root, "runs")? else {
             bail!(
                 "no results under {} (expected runs/*.parquet)",
                 root.display()
@@ -135,6 +145,11 @@ impl Results {
         };
         if !mix_experiments {
             one_experiment(&all, root)?;
+        }
+        if let Some(keep) = keep {
+            let ids = strings_required(&all, "run_id")?;
+            let mask: BooleanChunked = ids.iter().map(|id| Some(keep.contains(id))).collect();
+            all = all.filter(&mask)?;
         }
         let curves = load_curves(root)?;
         let mut frameworks: Vec<String> = strings_required(&all, "framework")?;

@@ -7,7 +7,10 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::results::Role;
-use crate::results::schema::{read_bench, read_curves, read_eval_blocks};
+use crate::results::schema::{
+    LatencyRow, read_bench, read_curve_blocks, read_curves, read_eval_blocks, read_latency,
+    read_steps,
+};
 use crate::results::store::read_table;
 
 /// Rows beyond the runs table: eval curves, per-block NLL changes, bench measurements.
@@ -25,6 +28,12 @@ pub struct Evidence {
     pub validation: BTreeMap<String, Vec<(f64, f64)>>,
     /// corpus -> its roles in the runs that scored its curve, as the runner recorded them.
     pub roles: BTreeMap<String, BTreeSet<Role>>,
+    /// run id -> corpus -> step -> per-block NLL of the curve subset (where the run wrote them).
+    pub curve_blocks: BTreeMap<String, BTreeMap<String, BTreeMap<u64, Vec<f64>>>>,
+    /// run id -> gradient norm before clipping at each optimizer step, by step.
+    pub grad_norms: BTreeMap<String, Vec<f64>>,
+    /// Inference latency measurements (`ablate bench --latency`).
+    pub latency: Vec<LatencyRow>,
 }
 
 pub(super) fn load_evidence(root: &Path) -> Result<Evidence> {
@@ -41,6 +50,27 @@ pub(super) fn load_evidence(root: &Path) -> Result<Evidence> {
         }
         for c in e.eval_curves.values_mut().flat_map(|m| m.values_mut()) {
             c.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+    }
+    if let Some(df) = read_table(root, "curve_blocks")? {
+        let mut rows = read_curve_blocks(&df)?;
+        rows.sort_by_key(|b| b.block);
+        for b in rows {
+            e.curve_blocks
+                .entry(b.run_id)
+                .or_default()
+                .entry(b.corpus)
+                .or_default()
+                .entry(b.step)
+                .or_default()
+                .push(b.nll);
+        }
+    }
+    if let Some(df) = read_table(root, "steps")? {
+        let mut rows = read_steps(&df)?;
+        rows.sort_by(|a, b| (&a.run_id, a.step).cmp(&(&b.run_id, b.step)));
+        for s in rows {
+            e.grad_norms.entry(s.run_id).or_default().push(s.grad_norm);
         }
     }
     if let Some(df) = read_table(root, "eval_blocks")? {
@@ -60,6 +90,9 @@ pub(super) fn load_evidence(root: &Path) -> Result<Evidence> {
                     .push(after - before);
             }
         }
+    }
+    if let Some(df) = read_table(root, "latency")? {
+        e.latency = read_latency(&df)?;
     }
     if let Some(df) = read_table(root, "bench")? {
         for b in read_bench(&df)?

@@ -8,11 +8,13 @@ pub mod claims;
 pub mod compare;
 pub mod data;
 pub mod evidence;
+pub mod frontier;
 pub mod markdown;
 pub mod pilot;
 pub mod rules;
 pub mod stats;
 pub mod style;
+pub mod sweep;
 
 use std::path::Path;
 
@@ -41,25 +43,39 @@ pub fn build(results: &Path, out: &Path) -> Result<ReportSummary> {
 }
 
 pub fn build_with(results: &Path, out: &Path, opts: ReportOptions) -> Result<ReportSummary> {
-    let data = data::Results::load(results, opts.mix_experiments)?;
+    let all = data::Results::load(results, opts.mix_experiments)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    if pilot::is_pilot(&data) {
+    if pilot::is_pilot(&all) {
         // A learning-rate pilot is not an experiment to judge: its report is the picks.
-        std::fs::write(out.join("PILOT.md"), pilot::render(&data))
+        std::fs::write(out.join("PILOT.md"), pilot::render(&all))
             .with_context(|| format!("cannot write {}/PILOT.md", out.display()))?;
         return Ok(ReportSummary {
-            runs: data.runs.len(),
+            runs: all.runs.len(),
             files: vec!["PILOT.md".into()],
-            missing: data.missing.clone(),
+            missing: all.missing.clone(),
         });
     }
-    let mut files = charts::draw_all(&data, out)?;
-    let claims = claims::judge(&data);
+    // A sweep: the per-strategy sections and claims read each cell's picked rate; the sweep and
+    // frontier sections read every run.
+    let swept = sweep::has_sweeps(&all);
+    let picks = if swept {
+        sweep::picks(&all)
+    } else {
+        Vec::new()
+    };
+    let data = if swept {
+        let keep = sweep::picked_runs(&all, &picks);
+        data::Results::load_only(results, opts.mix_experiments, Some(&keep))?
+    } else {
+        all.clone()
+    };
+    let mut files = charts::draw_all(&data, &all, &picks, out)?;
+    let claims = claims::judge(&data, &all);
     let tuning = match &opts.pilot {
         Some(p) => Some(pilot::summary(&data::Results::load(p, false)?, &data)),
         None => None,
     };
-    let md = markdown::render(&data, &claims, &files, tuning.as_deref());
+    let md = markdown::render(&data, &all, &picks, &claims, &files, tuning.as_deref());
     std::fs::write(out.join("REPORT.md"), md)
         .with_context(|| format!("cannot write {}/REPORT.md", out.display()))?;
     files.push("REPORT.md".into());

@@ -1,59 +1,19 @@
-//! The learning-rate pilot: a grid that tries several rates per strategy (`[lr_sweep]`) and holds
-//! out a validation slice of the training corpus. Its report is one table and one pick per
-//! (dataset, strategy): the rate with the lowest mean validation NLL after training. The rule is
-//! fixed here, before any pilot ran; the validation blocks are disjoint from every block a report
-//! scores, so picking by them does not tune on the test set.
+//! The learning-rate pilot: a grid that tries several rates per strategy (`[lr_sweep]`), holds
+//! out a validation slice of the training corpus and scores no curves. Its report is one table
+//! and one pick per (dataset, strategy) by the sweep's rule (`sweep::pick`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use super::data::Results;
-use crate::measure::stats::mean;
+use super::sweep::{Trial, pick, trials};
 use crate::results::Status;
 
-/// A pilot is a grid whose runs belong to a learning-rate sweep, as the runner recorded it.
+/// A pilot is a sweep with nothing to judge claims on: its runs belong to a learning-rate sweep,
+/// as the runner recorded it, and none scored curves along training. A sweep with curves is
+/// evidence, and its report is REPORT.md with the sweep in it.
 pub fn is_pilot(data: &Results) -> bool {
-    data.runs.iter().any(|r| r.lr_sweep.is_some())
-}
-
-/// One tried rate of one (dataset, strategy): mean validation NLL before and after, over seeds.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Trial {
-    pub lr: f64,
-    pub before: f64,
-    pub after: f64,
-    pub seeds: usize,
-}
-
-/// (dataset, strategy) -> trials by rising rate, from the ok runs with a validation slice.
-pub fn trials(data: &Results) -> BTreeMap<(String, String), Vec<Trial>> {
-    let mut by: BTreeMap<(String, String, u64), Vec<(f64, f64)>> = BTreeMap::new();
-    for r in data.runs.iter().filter(|r| r.status == Status::Ok) {
-        let Some(blocks) = data.evidence.validation.get(&r.run_id) else {
-            continue;
-        };
-        let b: Vec<f64> = blocks.iter().map(|x| x.0).collect();
-        let a: Vec<f64> = blocks.iter().map(|x| x.1).collect();
-        if let (Some(b), Some(a)) = (mean(&b), mean(&a)) {
-            by.entry((r.dataset.clone(), r.strategy.clone(), r.lr.to_bits()))
-                .or_default()
-                .push((b, a));
-        }
-    }
-    let mut out: BTreeMap<(String, String), Vec<Trial>> = BTreeMap::new();
-    for ((d, s, lr), v) in by {
-        let (b, a): (Vec<f64>, Vec<f64>) = v.iter().copied().unzip();
-        out.entry((d, s)).or_default().push(Trial {
-            lr: f64::from_bits(lr),
-            before: mean(&b).unwrap_or(f64::NAN),
-            after: mean(&a).unwrap_or(f64::NAN),
-            seeds: v.len(),
-        });
-    }
-    for t in out.values_mut() {
-        t.sort_by(|x, y| x.lr.total_cmp(&y.lr));
-    }
-    out
+    data.runs.iter().any(|r| r.lr_sweep.is_some()) && data.evidence.eval_curves.is_empty()
 }
 
 /// Cells by dataset, then strategy in the report's order (presets first).
@@ -65,15 +25,6 @@ fn canonical(
     let mut v: Vec<_> = all.iter().collect();
     v.sort_by_key(|((d, s), _)| (d.clone(), names.iter().position(|n| n == s)));
     v
-}
-
-/// The rule: the rate with the lowest validation NLL after training (the lower rate on an exact
-/// tie); None when no trial finished with a finite NLL.
-pub fn pick(trials: &[Trial]) -> Option<&Trial> {
-    trials
-        .iter()
-        .filter(|t| t.after.is_finite())
-        .min_by(|a, b| a.after.total_cmp(&b.after).then(a.lr.total_cmp(&b.lr)))
 }
 
 /// PILOT.md: every trial, the pick per cell, and where a pick sits at the edge of the sweep.
@@ -172,29 +123,4 @@ pub fn summary(pilot: &Results, used: &Results) -> String {
         pilot.runs.len(),
         parts.join("; ")
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(lr: f64, after: f64) -> Trial {
-        Trial {
-            lr,
-            before: 3.0,
-            after,
-            seeds: 1,
-        }
-    }
-
-    #[test]
-    fn picks_the_lowest_validation_nll_and_the_lower_rate_on_a_tie() {
-        let v = [t(1e-4, 2.9), t(3e-4, 2.7), t(1e-3, 2.8)];
-        assert_eq!(pick(&v).map(|x| x.lr), Some(3e-4));
-        let tie = [t(1e-4, 2.7), t(3e-4, 2.7)];
-        assert_eq!(pick(&tie).map(|x| x.lr), Some(1e-4));
-        let diverged = [t(1e-4, 2.9), t(1e-3, f64::NAN)];
-        assert_eq!(pick(&diverged).map(|x| x.lr), Some(1e-4));
-        assert_eq!(pick(&[t(1e-3, f64::NAN)]), None);
-    }
 }

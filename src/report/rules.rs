@@ -59,77 +59,124 @@ pub fn speed(speedup_pct: Option<&Interval>) -> Verdict {
     }
 }
 
-/// One run's training losses, for the "falls steadily" rule.
-pub struct LossCurve<'a> {
-    pub losses: &'a [f64],
-    pub warmup_steps: usize,
-    pub diverged: bool,
+/// Claim 4's evidence: each frozen run's held-out own-style NLL at its curve points, and the
+/// spike ratio of frozen against full (max gradient norm after warm-up over the median), per
+/// seed pair, with its interval.
+pub struct Stability<'a> {
+    /// Per frozen run at the picked rate: own-style NLL at each curve point, by step.
+    pub held_out: Vec<&'a [f64]>,
+    /// Frozen's spike ratio over the same seed's full run's, per (dataset, seed) pair.
+    pub spike_ratios: &'a [f64],
+    /// 95% t interval of `spike_ratios` (None with fewer than two pairs).
+    pub spike_interval: Option<&'a Interval>,
 }
 
-pub const STEADY_RULE: &str = "in every frozen run, after warm-up, the loss smoothed by a moving average over a tenth of the steps (at least 4: one batch of 4 blocks is noisy): supported if it never rises more than 2% above its running minimum and ends below its start, partly if it ends below its start but rises more somewhere, not supported if a run diverged or ends at or above its start";
+pub const STABILITY_RULE: &str = "at the picked rate, every attn_embed_frozen run: (a) held-out own-style NLL at the curve points ends below its start and never rises more than 1% above its running minimum; (b) spike ratio = max gradient norm (before clipping) after warm-up / median gradient norm after warm-up; the 95% t interval over (dataset, seed) pairs of frozen's spike ratio divided by the same seed's full run's has its upper bound at or below 1.5. Supported if (a) and (b) hold, partly if one holds, not supported if neither, cannot be judged with fewer than two seeds at the picked rate";
 
-/// The loss curve as the steady rule sees it: a moving average over a tenth of the steps (>= 4).
-pub fn smoothed(v: &[f64]) -> Vec<f64> {
-    let w = (v.len() / 10).max(4).min(v.len());
-    (0..=v.len() - w)
-        .map(|i| v[i..i + w].iter().sum::<f64>() / w as f64)
-        .collect()
+/// (a) of the stability rule for one run: ends below its start, never 1% above its running min.
+pub fn held_out_steady(nll: &[f64]) -> bool {
+    let (Some(first), Some(last)) = (nll.first(), nll.last()) else {
+        return false;
+    };
+    let mut min = f64::INFINITY;
+    let mut steady = nll.len() >= 2 && last < first;
+    for x in nll {
+        min = min.min(*x);
+        steady &= x.is_finite() && *x <= min * 1.01;
+    }
+    steady
 }
 
-pub fn steady(runs: &[LossCurve]) -> Verdict {
-    let usable: Vec<&LossCurve> = runs
-        .iter()
-        .filter(|r| r.diverged || r.losses.len() >= r.warmup_steps + 5)
-        .collect();
-    if usable.is_empty() {
+/// Max over median of the gradient norms after warm-up; None with fewer than 3 such steps.
+pub fn spike_ratio(grad_norms: &[f64], warmup_steps: usize) -> Option<f64> {
+    let after: Vec<f64> = grad_norms.iter().skip(warmup_steps).copied().collect();
+    if after.len() < 3 || after.iter().any(|g| !g.is_finite()) {
+        return None;
+    }
+    let max = after.iter().copied().fold(f64::MIN, f64::max);
+    let med = crate::measure::stats::median(&after)?;
+    (med > 0.0).then(|| max / med)
+}
+
+pub fn stability(e: &Stability) -> Verdict {
+    if e.spike_ratios.len() < 2 || e.held_out.is_empty() {
         return Verdict::CannotBeJudged;
     }
-    let mut all_steady = true;
-    for r in usable {
-        if r.diverged {
-            return Verdict::NotSupported;
-        }
-        let s = smoothed(&r.losses[r.warmup_steps..]);
-        let (first, last) = (s[0], s[s.len() - 1]);
-        if last >= first {
-            return Verdict::NotSupported;
-        }
-        let mut min = f64::INFINITY;
-        for x in &s {
-            min = min.min(*x);
-            all_steady &= *x <= min * 1.02;
-        }
-    }
-    if all_steady {
-        Verdict::Supported
-    } else {
-        Verdict::Partly
+    let a = e.held_out.iter().all(|c| held_out_steady(c));
+    let b = e.spike_interval.is_some_and(|i| i.hi <= 1.5);
+    match (a, b) {
+        (true, true) => Verdict::Supported,
+        (false, false) => Verdict::NotSupported,
+        _ => Verdict::Partly,
     }
 }
 
-/// One out-of-domain probe at matched learning: how much full fine-tuning forgot (NLL change on
-/// the probe, positive = worse), and full's forgetting minus the frozen strategy's (positive =
-/// the frozen one forgot less).
-pub struct ProbeForgetting<'a> {
-    pub probe: &'a str,
-    pub full: Interval,
-    pub full_minus_frozen: Interval,
+/// One probe at one matched gain on one dataset: full's forgetting there and full's minus the
+/// frozen strategy's (positive = the frozen one forgot less), each on the frontiers.
+#[derive(Clone, Debug)]
+pub struct MatchedForgetting {
+    pub probe: String,
+    /// The fraction of the matched gain (1/2, 3/4, 1).
+    pub fraction: f64,
+    pub full: Option<Interval>,
+    pub full_minus_frozen: Option<Interval>,
 }
 
-pub const FORGETTING_RULE: &str = "per out-of-domain probe, NLL change at matched own-style gain, 95% intervals: cannot be judged if fewer than two probes were measured or full fine-tuning forgot measurably on none (interval above 0); else supported if full minus frozen lies above 0 on at least two probes, partly on one, not supported on none";
+pub const FRONTIER_RULE: &str = "per dataset, each strategy's frontier (per seed) is the lower envelope of (own-style NLL gain, probe NLL change) over all its rates' curve points; matched gains 1/2, 3/4 and 1 times the smaller of full's and attn_embed_frozen's maximum mean gain (the largest gain the seed-mean frontier reaches: the smallest over seeds of each seed's largest gain); at each matched gain and out-of-domain probe, difference = forgetting(full) - forgetting(attn_embed_frozen) interpolated on each frontier, 95% t interval over seeds (one seed: a bootstrap over the curve's eval blocks, labelled). Cannot be judged if that maximum gain is under 0.05 nats or full's forgetting interval lies above 0 on no probe at any matched gain; supported if the difference lies above 0 on at least two probes at every matched gain and below 0 on none; partly if it lies above 0 on at least one probe at some matched gain; not supported otherwise. Overall: the weaker of the datasets' verdicts";
 
-pub fn forgetting(probes: &[ProbeForgetting]) -> Verdict {
-    if probes.len() < 2 || !probes.iter().any(|p| p.full.lo > 0.0) {
-        return Verdict::CannotBeJudged;
-    }
-    match probes
-        .iter()
-        .filter(|p| p.full_minus_frozen.lo > 0.0)
-        .count()
+/// The frontier rule on one dataset; `max_gain` is the smaller of the two maximum mean gains.
+pub fn frontier_forgetting(max_gain: Option<f64>, cells: &[MatchedForgetting]) -> Verdict {
+    if max_gain.is_none_or(|g| g < 0.05)
+        || !cells
+            .iter()
+            .any(|c| c.full.as_ref().is_some_and(|i| i.lo > 0.0))
     {
-        0 => Verdict::NotSupported,
-        1 => Verdict::Partly,
-        _ => Verdict::Supported,
+        return Verdict::CannotBeJudged;
+    }
+    let above = |c: &MatchedForgetting| c.full_minus_frozen.as_ref().is_some_and(|i| i.lo > 0.0);
+    let below = |c: &MatchedForgetting| c.full_minus_frozen.as_ref().is_some_and(|i| i.hi < 0.0);
+    let mut fractions: Vec<f64> = cells.iter().map(|c| c.fraction).collect();
+    fractions.sort_by(f64::total_cmp);
+    fractions.dedup();
+    let every_gain = fractions.iter().all(|f| {
+        let at: Vec<&MatchedForgetting> = cells.iter().filter(|c| c.fraction == *f).collect();
+        at.iter().filter(|c| above(c)).count() >= 2 && !at.iter().any(|c| below(c))
+    });
+    if every_gain {
+        Verdict::Supported
+    } else if cells.iter().any(above) {
+        Verdict::Partly
+    } else {
+        Verdict::NotSupported
+    }
+}
+
+/// The weaker of two verdicts (a verdict that cannot be judged is the weakest).
+pub fn weaker(a: Verdict, b: Verdict) -> Verdict {
+    let rank = |v: Verdict| match v {
+        Verdict::Supported => 3,
+        Verdict::Partly => 2,
+        Verdict::NotSupported => 1,
+        Verdict::CannotBeJudged => 0,
+    };
+    if rank(a) <= rank(b) { a } else { b }
+}
+
+pub const LATENCY_RULE: &str = "batch-1 forward of a 128-token prompt, latency ratio to the base model paired by interleaved repeat, 95% t interval over repeats: supported if partial fine-tuning's ratio interval lies within [0.98, 1.02] and unmerged LoRA's lies above 1; partly if only one holds; not supported if neither; cannot be judged with fewer than 3 repeats";
+
+pub fn latency(partial: Option<&Interval>, lora_unmerged: Option<&Interval>) -> Verdict {
+    let (Some(p), Some(l)) = (partial, lora_unmerged) else {
+        return Verdict::CannotBeJudged;
+    };
+    if p.n < 3 || l.n < 3 {
+        return Verdict::CannotBeJudged;
+    }
+    let same = p.lo >= 0.98 && p.hi <= 1.02;
+    let slower = l.lo > 1.0;
+    match (same, slower) {
+        (true, true) => Verdict::Supported,
+        (false, false) => Verdict::NotSupported,
+        _ => Verdict::Partly,
     }
 }
 
@@ -195,67 +242,105 @@ mod tests {
     }
 
     #[test]
-    fn steady_gives_every_outcome() {
-        let falling: Vec<f64> = (0..40).map(|i| 3.0 - 0.02 * i as f64).collect();
-        let bumpy: Vec<f64> = (0..40)
-            .map(|i| 3.0 - 0.02 * i as f64 + if (20..24).contains(&i) { 0.5 } else { 0.0 })
-            .collect();
-        let rising: Vec<f64> = (0..40).map(|i| 2.0 + 0.01 * i as f64).collect();
-        fn run(losses: &[f64], diverged: bool) -> LossCurve<'_> {
-            LossCurve {
-                losses,
-                warmup_steps: 4,
-                diverged,
-            }
+    fn stability_gives_every_outcome() {
+        fn e(held: Vec<&[f64]>, ratios: &[f64], i: Option<&Interval>) -> Verdict {
+            stability(&Stability {
+                held_out: held,
+                spike_ratios: ratios,
+                spike_interval: i,
+            })
         }
-        let (f, b, r) = (&falling[..], &bumpy[..], &rising[..]);
-        assert_eq!(steady(&[run(f, false), run(f, false)]), Supported);
-        assert_eq!(steady(&[run(f, false), run(b, false)]), Partly);
-        assert_eq!(steady(&[run(f, false), run(r, false)]), NotSupported);
-        assert_eq!(
-            steady(&[run(f, false), run(&f[..3], true)]),
-            NotSupported,
-            "diverged"
-        );
-        assert_eq!(steady(&[run(&f[..6], false)]), CannotBeJudged, "too short");
-        assert_eq!(steady(&[]), CannotBeJudged);
+        let steady: &[f64] = &[3.0, 2.9, 2.85, 2.8];
+        let bumpy: &[f64] = &[3.0, 2.8, 2.9, 2.7];
+        let (calm, spiky) = (&iv(1.1, 0.9, 1.3), &iv(2.0, 1.2, 2.8));
+        let two: &[f64] = &[1.0, 1.2];
+        assert_eq!(e(vec![steady, steady], two, Some(calm)), Supported);
+        assert_eq!(e(vec![steady, bumpy], two, Some(calm)), Partly, "(b) alone");
+        assert_eq!(e(vec![steady], two, Some(spiky)), Partly, "(a) alone");
+        assert_eq!(e(vec![bumpy], two, Some(spiky)), NotSupported);
+        assert_eq!(e(vec![steady], &two[..1], None), CannotBeJudged, "one seed");
+        // The pieces: a rise of more than 1% over the running minimum, an end above the start.
+        assert!(held_out_steady(&[3.0, 2.9, 2.92, 2.8]));
+        assert!(!held_out_steady(&[3.0, 2.9, 2.95, 2.8]));
+        assert!(!held_out_steady(&[3.0, 3.01]));
+        assert_eq!(spike_ratio(&[9.0, 1.0, 2.0, 1.0, 3.0], 1), Some(2.0));
+        assert_eq!(spike_ratio(&[1.0, 2.0], 0), None);
     }
 
     #[test]
-    fn forgetting_gives_every_outcome() {
-        let p = |name, full: Interval, diff: Interval| ProbeForgetting {
-            probe: name,
-            full,
-            full_minus_frozen: diff,
-        };
+    fn frontier_forgetting_gives_every_outcome() {
         let forgot = iv(0.3, 0.1, 0.5);
         let less = iv(0.2, 0.05, 0.35);
+        let more = iv(-0.2, -0.35, -0.05);
         let same = iv(0.0, -0.1, 0.1);
-        let two = [
-            p("docs", forgot.clone(), less.clone()),
-            p("code", forgot.clone(), less.clone()),
-        ];
-        assert_eq!(forgetting(&two), Supported);
-        let one = [
-            p("docs", forgot.clone(), less.clone()),
-            p("code", forgot.clone(), same.clone()),
-        ];
-        assert_eq!(forgetting(&one), Partly);
-        let none = [
-            p("docs", forgot.clone(), same.clone()),
-            p("code", forgot.clone(), same.clone()),
-        ];
-        assert_eq!(forgetting(&none), NotSupported);
-        let nothing_forgotten = [
-            p("docs", same.clone(), less.clone()),
-            p("code", same.clone(), less),
-        ];
-        assert_eq!(forgetting(&nothing_forgotten), CannotBeJudged);
+        let cell = |probe: &str, fraction, full: &Interval, diff: &Interval| MatchedForgetting {
+            probe: probe.into(),
+            fraction,
+            full: Some(full.clone()),
+            full_minus_frozen: Some(diff.clone()),
+        };
+        let at = |f, d: [&Interval; 3]| {
+            vec![
+                cell("chat", f, &forgot, d[0]),
+                cell("code", f, &forgot, d[1]),
+                cell("docs", f, &forgot, d[2]),
+            ]
+        };
+        let all = |d: [&Interval; 3]| [at(0.5, d), at(0.75, d), at(1.0, d)].concat();
+        let g = Some(0.3);
         assert_eq!(
-            forgetting(&[p("docs", forgot, same)]),
-            CannotBeJudged,
-            "one probe"
+            frontier_forgetting(g, &all([&less, &less, &same])),
+            Supported
         );
+        assert_eq!(
+            frontier_forgetting(g, &all([&less, &less, &more])),
+            Partly,
+            "less on two probes but more on a third"
+        );
+        let mut some = all([&same, &same, &same]);
+        some[0].full_minus_frozen = Some(less.clone());
+        assert_eq!(frontier_forgetting(g, &some), Partly, "one probe, one gain");
+        assert_eq!(
+            frontier_forgetting(g, &all([&same, &more, &same])),
+            NotSupported
+        );
+        assert_eq!(
+            frontier_forgetting(Some(0.04), &all([&less, &less, &less])),
+            CannotBeJudged,
+            "too little learning to match"
+        );
+        let mut none_forgot = all([&less, &less, &less]);
+        for c in &mut none_forgot {
+            c.full = Some(same.clone());
+        }
+        assert_eq!(frontier_forgetting(g, &none_forgot), CannotBeJudged);
+        assert_eq!(weaker(Supported, Partly), Partly);
+        assert_eq!(weaker(NotSupported, CannotBeJudged), CannotBeJudged);
+    }
+
+    #[test]
+    fn latency_gives_every_outcome() {
+        let r = |e, lo, hi, n| Interval {
+            estimate: e,
+            lo,
+            hi,
+            n,
+            method: Method::T,
+        };
+        let same = r(1.0, 0.99, 1.01, 5);
+        let drift = r(1.03, 1.01, 1.05, 5);
+        let slower = r(1.08, 1.05, 1.11, 5);
+        let noisy = r(1.01, 0.97, 1.05, 5);
+        assert_eq!(latency(Some(&same), Some(&slower)), Supported);
+        assert_eq!(latency(Some(&drift), Some(&slower)), Partly);
+        assert_eq!(latency(Some(&same), Some(&noisy)), Partly);
+        assert_eq!(latency(Some(&drift), Some(&noisy)), NotSupported);
+        assert_eq!(
+            latency(Some(&r(1.0, 0.99, 1.01, 2)), Some(&r(1.1, 1.05, 1.15, 2))),
+            CannotBeJudged,
+            "two repeats"
+        );
+        assert_eq!(latency(None, Some(&slower)), CannotBeJudged);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! curves/<run_id>.parquet  one row per (step, corpus) scored during training
 //! curve_blocks/<run_id>.parquet  one row per (step, corpus, block) of those curves
 //! bench/<bench_id>.parquet one row per `ablate bench` measurement (every repeat)
+//! latency/<latency_id>.parquet  one row per `ablate bench --latency` measurement
 //! ```
 
 pub mod frame;

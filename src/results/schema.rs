@@ -239,8 +239,43 @@ table! {
     }
 }
 
+table! {
+    /// One timed inference measurement of `ablate bench --latency`: one model variant, one
+    /// shape, one interleaved repeat (the median of its iterations), with the machine.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct LatencyRow;
+    columns LATENCY_COLUMNS, write latency_frame, read read_latency;
+    {
+        latency_id: str,
+        started_at: str,
+        model: str,
+        /// `base`, `partial` (attn_embed_frozen's trained set changed: the same graph), `lora`
+        /// (adapters applied at run time), `lora_merged` (adapters folded into the weights).
+        variant: str,
+        /// `forward_1x128` (the rule's), `token_1x128` (one generated token after a 128-token
+        /// prompt), `forward_4x128`.
+        measure: str,
+        repeat: u64,
+        /// Median seconds per iteration of this repeat.
+        seconds: f64,
+        iterations: u64,
+        batch_size: u64,
+        tokens: u64,
+        /// How generation gets its next token (`recomputes the prefix: no KV cache`).
+        generation: str,
+        framework_version: str,
+        git_rev: str,
+        device: str,
+        threads: u64,
+        cpu_model: str,
+        cpus: u64,
+        simd: str,
+        gemm: str,
+    }
+}
+
 /// Every table by its folder name under a results directory.
-pub const TABLES: [(&str, &[ColumnSpec]); 7] = [
+pub const TABLES: [(&str, &[ColumnSpec]); 8] = [
     ("runs", RUN_COLUMNS),
     ("steps", STEP_COLUMNS),
     ("evals", EVAL_COLUMNS),
@@ -248,6 +283,7 @@ pub const TABLES: [(&str, &[ColumnSpec]); 7] = [
     ("curves", CURVE_COLUMNS),
     ("curve_blocks", CURVE_BLOCK_COLUMNS),
     ("bench", BENCH_COLUMNS),
+    ("latency", LATENCY_COLUMNS),
 ];
 
 /// The columns of `table`, if it is one of ours.
@@ -311,6 +347,8 @@ mod tests {
         let cb = [CurveBlockRow::default()];
         let frame = curve_blocks_frame(&cb).unwrap();
         assert_eq!(read_curve_blocks(&frame).unwrap(), cb);
+        let lat = [LatencyRow::default()];
+        assert_eq!(read_latency(&latency_frame(&lat).unwrap()).unwrap(), lat);
         let bench = [BenchRow::default()];
         assert_eq!(read_bench(&bench_frame(&bench).unwrap()).unwrap(), bench);
     }
@@ -367,6 +405,10 @@ mod tests {
                 CURVE_BLOCK_COLUMNS,
             ),
             (bench_frame(&[BenchRow::default()]).unwrap(), BENCH_COLUMNS),
+            (
+                latency_frame(&[LatencyRow::default()]).unwrap(),
+                LATENCY_COLUMNS,
+            ),
         ] {
             let got: Vec<(String, ColumnKind)> = frame
                 .columns()

@@ -77,6 +77,14 @@ impl ResultsDir {
         Ok(())
     }
 
+    /// One latency session's measurements, `latency/<latency_id>.parquet`.
+    pub fn write_latency(&self, rows: &[super::schema::LatencyRow]) -> Result<PathBuf> {
+        let id = rows.first().map_or("empty", |r| r.latency_id.as_str());
+        let path = self.path("latency", id);
+        write_atomic(&mut super::schema::latency_frame(rows)?, &path)?;
+        Ok(path)
+    }
+
     /// One bench session's measurements, `bench/<bench_id>.parquet`.
     pub fn write_bench(&self, rows: &[BenchRow]) -> Result<PathBuf> {
         let id = rows.first().map_or("empty", |r| r.bench_id.as_str());

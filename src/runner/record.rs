@@ -4,7 +4,9 @@ use crate::config::grid::{RunConfig, sweep_label};
 use crate::measure::hardware::{Hardware, framework_version};
 use crate::measure::stats::mean;
 use crate::measure::{HEAP_METHOD, RSS_METHOD};
-use crate::results::{CurveBlockRow, CurveRow, EvalBlockRow, EvalRow, Role, RunRecord, RunRow, Status, StepRow};
+use crate::results::{
+    CurveBlockRow, CurveRow, EvalBlockRow, EvalRow, Role, RunRecord, RunRow, Status, StepRow,
+};
 use crate::strategy::Group;
 use crate::train::run::RunOutput;
 use crate::train::{Outcome, StepRecord};

@@ -2,7 +2,6 @@
 //! straight line: read the checkpoint, resolve the strategy against the architecture's parameters
 //! into a plan, build. Accounting and the PyTorch plans resolve through the same `plan_for`.
 
-
 use anyhow::Result;
 use candle_core::Device;
 

@@ -355,10 +355,10 @@ fn a_pilot_sweeps_rates_and_picks_by_the_validation_slice() {
     let md = std::fs::read_to_string(out.join("PILOT.md")).unwrap();
     assert!(!out.join("REPORT.md").exists(), "a pilot is not judged");
     let data = ablate::report::data::Results::load(&res, false).unwrap();
-    let trials = ablate::report::pilot::trials(&data);
+    let trials = ablate::report::sweep::trials(&data);
     let full = &trials[&("alice".to_string(), "full".to_string())];
     assert_eq!(full.len(), 2);
-    let best = ablate::report::pilot::pick(full).unwrap();
+    let best = ablate::report::sweep::pick(full).unwrap();
     assert!(full.iter().all(|t| t.after >= best.after));
     assert!(
         md.contains(&format!("- alice / full: lr = {:e}", best.lr)),

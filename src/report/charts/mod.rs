@@ -4,10 +4,12 @@
 mod cost;
 mod forgetting;
 mod frameworks;
+mod frontier;
 mod panels;
 mod quality;
 
 use crate::report::data::Results;
+use crate::report::sweep::Pick;
 use anyhow::Result;
 use cost::{memory, params, throughput};
 pub(crate) use forgetting::probe_names;
@@ -39,9 +41,28 @@ macro_rules! render {
     }};
 }
 
-pub fn draw_all(data: &Results, out: &Path) -> Result<Vec<String>> {
+/// `data`: the runs at each cell's picked rate; `all`: every run; `picks`: the sweep's picks
+/// (empty without sweeps).
+pub fn draw_all(data: &Results, all: &Results, picks: &[Pick], out: &Path) -> Result<Vec<String>> {
     register()?;
     let mut files = Vec::new();
+    if !picks.is_empty() {
+        let n = all.datasets.len().max(1) as u32;
+        render!(out, files, "learning_rates", (560 * n + 40, 480), |r| {
+            frontier::learning_rates(r, all, picks)
+        });
+    }
+    let frontier_probes = crate::report::frontier::probes(all).len() as u32;
+    if frontier_probes > 0 && !all.evidence.eval_curves.is_empty() {
+        let rows = all.datasets.len().max(1) as u32;
+        render!(
+            out,
+            files,
+            "frontiers",
+            (420 * frontier_probes + 40, 420 * rows + 64),
+            |r| frontier::frontiers(r, all)
+        );
+    }
     let rows = data.datasets.len().max(1) as u32;
     render!(out, files, "params", (1000, 560), |r| params(r, data));
     render!(out, files, "memory", (1100, 600), |r| memory(r, data));

@@ -4,25 +4,37 @@
 mod cells;
 mod cost;
 mod frameworks;
+mod frontier;
 mod quality;
 mod runs;
 mod setup;
 
 use crate::report::claims::Claim;
 use crate::report::data::Results;
+use crate::report::sweep::Pick;
 use cost::{memory, parameters, throughput};
 use frameworks::frameworks;
 use quality::{forgetting, loss_curves, perplexity, quality_cost};
 use runs::{every_run, samples};
 use setup::{claims_section, limits, missing, setup, title};
 
-/// `tuning`: how the learning rates were chosen (the pilot's picks), where known.
-pub fn render(data: &Results, claims: &[Claim], files: &[String], tuning: Option<&str>) -> String {
+/// `data`: the runs at each cell's picked rate; `all`: every run; `picks`: the sweep's picks
+/// (empty without sweeps); `tuning`: how the learning rates were chosen by a separate pilot.
+pub fn render(
+    data: &Results,
+    all: &Results,
+    picks: &[Pick],
+    claims: &[Claim],
+    files: &[String],
+    tuning: Option<&str>,
+) -> String {
     let mut o = String::new();
-    title(&mut o, data);
+    title(&mut o, all);
     setup(&mut o, data);
     missing(&mut o, data);
     claims_section(&mut o, data, claims);
+    frontier::learning_rates(&mut o, picks, files);
+    frontier::frontiers(&mut o, all, files);
     parameters(&mut o, data, files);
     memory(&mut o, data, files);
     throughput(&mut o, data, files);
@@ -32,7 +44,7 @@ pub fn render(data: &Results, claims: &[Claim], files: &[String], tuning: Option
     forgetting(&mut o, data, files);
     frameworks(&mut o, data);
     samples(&mut o, data);
-    limits(&mut o, data, tuning);
-    every_run(&mut o, data);
+    limits(&mut o, data, tuning, picks);
+    every_run(&mut o, all);
     o
 }

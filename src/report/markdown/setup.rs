@@ -3,13 +3,54 @@
 use super::cells::{distinct, one_line, without_folders};
 use crate::report::claims::{Claim, FROZEN};
 use crate::report::data::{Results, Run};
+use crate::report::sweep::Pick;
 use crate::results::Status;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
 /// What a reader needs to weigh every number above: seeds, tokens, eval size, learning rates,
 /// hardware, model.
-pub(super) fn limits(o: &mut String, data: &Results, tuning: Option<&str>) {
+/// The seeds behind each (dataset, strategy)'s rates: where verdicts can read seed intervals.
+fn seeds_per_rate(picks: &[Pick]) -> String {
+    picks
+        .iter()
+        .map(|p| {
+            let at_pick = p
+                .trials
+                .iter()
+                .find(|t| t.lr == p.lr)
+                .map_or(0, |t| t.seeds);
+            let others: BTreeSet<usize> = p
+                .trials
+                .iter()
+                .filter(|t| t.lr != p.lr)
+                .map(|t| t.seeds)
+                .collect();
+            let others: Vec<String> = others.iter().map(usize::to_string).collect();
+            format!(
+                "{} / {}: {at_pick} at the pick, {} at the other {} rate(s)",
+                p.dataset,
+                p.strategy,
+                if others.is_empty() {
+                    "none".into()
+                } else {
+                    others.join(" or ")
+                },
+                p.trials.len() - 1
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub(super) fn limits(o: &mut String, data: &Results, tuning: Option<&str>, picks: &[Pick]) {
+    let swept = (!picks.is_empty()).then(|| {
+        format!(
+            "picked per dataset and strategy by the sweep in this report (lowest validation NLL; see Learning rates). Seeds: {}",
+            seeds_per_rate(picks)
+        )
+    });
+    let tuning = swept.as_deref().or(tuning);
     let runs = &data.runs;
     let per_cell: BTreeSet<usize> = data
         .datasets

@@ -1,14 +1,18 @@
 //! The reference experiment's claims, each judged from the rows: the evidence (an estimate with
 //! its 95% interval, and how it was made) and a verdict from the rule in `rules`, fixed before
-//! the data. Nothing here is written by hand.
+//! the data. Nothing here is written by hand. Claims on one learning rate per strategy read each
+//! cell's picked rate (`data`); forgetting reads the frontiers over every rate (`all`); latency
+//! reads the latency rows.
 
-use std::collections::BTreeMap;
+mod forgetting;
+mod latency;
+mod stability;
 
-use super::compare::{
-    at_gain, bench_paired_with_full, curve_gain, full_pair, paired_with_full, pct_change,
-};
+pub use forgetting::{DatasetReading, reading as forgetting_reading};
+
+use super::compare::{bench_paired_with_full, paired_with_full, pct_change};
 use super::data::Results;
-use super::rules::{self, LossCurve, ProbeForgetting, Verdict};
+use super::rules::{self, Verdict};
 use super::stats::{Interval, bootstrap_diff, t_interval};
 use crate::measure::stats::mean;
 use crate::models::ArchConfig;
@@ -17,7 +21,7 @@ use crate::strategy::Strategy;
 pub const FROZEN: &str = "attn_embed_frozen";
 
 /// GPT-Neo-125M's public config, the claim's own model, counted exactly from the config alone.
-const GPT_NEO_125M: &str = include_str!("../../ablations/configs/gpt-neo-125m/config.json");
+const GPT_NEO_125M: &str = include_str!("../../../ablations/configs/gpt-neo-125m/config.json");
 
 #[derive(Clone, Debug)]
 pub struct Claim {
@@ -28,14 +32,16 @@ pub struct Claim {
     pub rule: &'static str,
 }
 
-pub fn judge(data: &Results) -> Vec<Claim> {
+/// `data`: the runs at each cell's picked rate; `all`: every run (the same where no sweep).
+pub fn judge(data: &Results, all: &Results) -> Vec<Claim> {
     vec![
         trainable(data),
         memory(data),
         speed(data),
-        loss_falls(data),
-        forgetting(data),
+        stability::stability(data),
+        forgetting::forgetting(all),
         style(data),
+        latency::latency(all),
     ]
 }
 
@@ -160,121 +166,6 @@ fn speed(data: &Results) -> Claim {
     let i = t_interval(&v);
     let measured = format!("tokens/s speed-up {}", describe(&v, i.as_ref(), over, "%"));
     claim(c, rules::SPEED_RULE, measured, rules::speed(i.as_ref()))
-}
-
-fn loss_falls(data: &Results) -> Claim {
-    let c = "4. The training loss still falls steadily.";
-    let mut curves: Vec<(Vec<f64>, usize, bool)> = Vec::new();
-    for d in &data.datasets {
-        for r in data
-            .runs
-            .iter()
-            .filter(|r| &r.dataset == d && r.strategy == FROZEN)
-        {
-            let losses: Vec<f64> = data
-                .curves
-                .get(&r.run_id)
-                .map(|c| c.iter().map(|p| p.1).collect())
-                .unwrap_or_default();
-            let diverged = r.error.as_deref().is_some_and(|e| e.contains("diverged"));
-            curves.push((losses, r.warmup_steps as usize, diverged));
-        }
-    }
-    let runs: Vec<LossCurve> = curves
-        .iter()
-        .map(|(l, w, d)| LossCurve {
-            losses: l,
-            warmup_steps: *w,
-            diverged: *d,
-        })
-        .collect();
-    // Smoothed loss after warm-up, first minus last point, per run (positive = it fell).
-    let drops: Vec<f64> = curves
-        .iter()
-        .filter(|(l, w, _)| l.len() > *w)
-        .map(|(l, w, _)| {
-            let s = rules::smoothed(&l[*w..]);
-            s[0] - s[s.len() - 1]
-        })
-        .collect();
-    let fell = match t_interval(&drops) {
-        Some(i) => i.show(3, " nats", "runs"),
-        None => drops
-            .first()
-            .map_or("no curve".into(), |d| format!("{d:.3} nats (one run)")),
-    };
-    let measured = format!(
-        "{} {FROZEN} runs; smoothed training loss fell after warm-up by {fell}",
-        runs.len()
-    );
-    claim(c, rules::STEADY_RULE, measured, rules::steady(&runs))
-}
-
-fn forgetting(data: &Results) -> Claim {
-    let c = "5. Catastrophic forgetting is reduced compared with full fine-tuning.";
-    let curves = &data.evidence.eval_curves;
-    let mut probes: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
-    for d in &data.datasets {
-        for r in data.ok_runs(d, FROZEN) {
-            let Some(f) = full_pair(data, r) else {
-                continue;
-            };
-            let (Some(cf), Some(cr)) = (curves.get(&f.run_id), curves.get(&r.run_id)) else {
-                continue;
-            };
-            // Matched learning: the own-style gain the weaker of the two reaches.
-            let (Some(gf), Some(gr)) = (curve_gain(cf, d), curve_gain(cr, d)) else {
-                continue;
-            };
-            let g = gf.min(gr);
-            if g <= 0.0 {
-                continue;
-            }
-            for probe in cf.keys().filter(|k| *k != d && !data.datasets.contains(k)) {
-                if probe == "general" {
-                    continue;
-                }
-                if let (Some(a), Some(b)) = (at_gain(cf, d, probe, g), at_gain(cr, d, probe, g)) {
-                    let e = probes.entry(probe.clone()).or_default();
-                    e.0.push(a);
-                    e.1.push(a - b);
-                }
-            }
-        }
-    }
-    let mut evidence = Vec::new();
-    let mut parts = Vec::new();
-    for (probe, (full, diff)) in &probes {
-        match (t_interval(full), t_interval(diff)) {
-            (Some(f), Some(d)) => {
-                parts.push(format!(
-                    "{probe}: full {}, full - {FROZEN} {}",
-                    f.show(3, " nats", "pairs"),
-                    d.show(3, " nats", "pairs")
-                ));
-                evidence.push(ProbeForgetting {
-                    probe,
-                    full: f,
-                    full_minus_frozen: d,
-                });
-            }
-            _ => parts.push(format!("{probe}: {} pair(s), no interval", full.len())),
-        }
-    }
-    let measured = if parts.is_empty() {
-        "no probe curves (docs, code, chat) for full and attn_embed_frozen pairs".into()
-    } else {
-        format!(
-            "probe NLL change at matched own-style gain: {}",
-            parts.join("; ")
-        )
-    };
-    claim(
-        c,
-        rules::FORGETTING_RULE,
-        measured,
-        rules::forgetting(&evidence),
-    )
 }
 
 fn style(data: &Results) -> Claim {

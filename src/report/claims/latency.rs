@@ -1,0 +1,85 @@
+//! Claim 7, "partial fine-tuning adds no inference latency, unlike LoRA": the latency rows of
+//! `ablate bench --latency`, each variant's time over the base model's in the same repeat.
+
+use std::collections::BTreeMap;
+
+use super::{Claim, claim};
+use crate::report::data::Results;
+use crate::report::rules;
+use crate::report::stats::{Interval, t_interval};
+
+/// The measure the rule reads.
+pub const RULE_MEASURE: &str = "forward_1x128";
+
+/// Per repeat, `variant`'s seconds over the base model's on `measure`.
+pub fn ratios(data: &Results, variant: &str, measure: &str) -> Vec<f64> {
+    let mut by: BTreeMap<(String, u64), (Option<f64>, Option<f64>)> = BTreeMap::new();
+    for r in data
+        .evidence
+        .latency
+        .iter()
+        .filter(|r| r.measure == measure)
+    {
+        let e = by.entry((r.latency_id.clone(), r.repeat)).or_default();
+        if r.variant == "base" {
+            e.0 = Some(r.seconds);
+        } else if r.variant == variant {
+            e.1 = Some(r.seconds);
+        }
+    }
+    by.values()
+        .filter_map(|(b, v)| Some(v.as_ref()? / b.as_ref()?))
+        .collect()
+}
+
+fn show(i: Option<&Interval>, v: &[f64]) -> String {
+    match i {
+        Some(i) => i.show(3, "", "interleaved repeats"),
+        None => format!("{} repeat(s): no interval", v.len()),
+    }
+}
+
+pub(super) fn latency(data: &Results) -> Claim {
+    let c = "7. Partial fine-tuning adds no inference latency, unlike LoRA (unmerged).";
+    if data.evidence.latency.is_empty() {
+        return claim(
+            c,
+            rules::LATENCY_RULE,
+            "no latency rows (`ablate bench --latency --results DIR`)".into(),
+            rules::Verdict::CannotBeJudged,
+        );
+    }
+    let read = |variant: &str, measure: &str| {
+        let v = ratios(data, variant, measure);
+        (t_interval(&v), v)
+    };
+    let (partial, pv) = read("partial", RULE_MEASURE);
+    let (lora, lv) = read("lora", RULE_MEASURE);
+    let (merged, mv) = read("lora_merged", RULE_MEASURE);
+    let beside = |measure: &str| {
+        let (p, pv) = read("partial", measure);
+        let (l, lv) = read("lora", measure);
+        format!(
+            "partial {}, LoRA unmerged {}",
+            show(p.as_ref(), &pv),
+            show(l.as_ref(), &lv)
+        )
+    };
+    let cpu = data.evidence.latency.first().map_or(String::new(), |r| {
+        format!("{}, {} threads", r.cpu_model, r.threads)
+    });
+    let measured = format!(
+        "latency over the base model's, batch-1 forward of 128 tokens: partial {}; LoRA unmerged {}; LoRA merged {}. Beside it, one generated token after 128 (generation recomputes the prefix: no KV cache): {}; 4 x 128 forward: {} ({cpu})",
+        show(partial.as_ref(), &pv),
+        show(lora.as_ref(), &lv),
+        show(merged.as_ref(), &mv),
+        beside("token_1x128"),
+        beside("forward_4x128"),
+    );
+    claim(
+        c,
+        rules::LATENCY_RULE,
+        measured,
+        rules::latency(partial.as_ref(), lora.as_ref()),
+    )
+}
