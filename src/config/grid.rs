@@ -215,9 +215,15 @@ fn grid_table(path: &Path, depth: usize) -> Result<toml::Table> {
 
 impl Grid {
     pub fn load(path: &Path) -> Result<Self> {
-        let raw: RawGrid = toml::Value::Table(grid_table(path, 0)?)
-            .try_into()
-            .map_err(|e: toml::de::Error| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let table: toml::Table = read_toml(path)?;
+        // A file without a base parses straight from its text, so errors keep line and column.
+        let raw: RawGrid = if table.contains_key("base") {
+            toml::Value::Table(grid_table(path, 0)?)
+                .try_into()
+                .map_err(|e: toml::de::Error| anyhow::anyhow!("{}: {e}", path.display()))?
+        } else {
+            read_toml(path)?
+        };
         Self::resolve(raw, path)
     }
 

@@ -19,6 +19,25 @@ pub fn full_pair<'a>(data: &'a Results, run: &'a Run) -> Option<&'a Run> {
         .find(|f| f.seed == run.seed)
 }
 
+/// full's and `strategy`'s finished runs at learning rate `lr` on `dataset`, paired by seed: the
+/// same-rate view of the sweeps.
+pub fn same_rate_pairs<'a>(
+    data: &'a Results,
+    dataset: &'a str,
+    strategy: &'a str,
+    lr: f64,
+) -> Vec<(&'a Run, &'a Run)> {
+    data.ok_runs(dataset, "full")
+        .filter(|f| f.lr == lr)
+        .filter_map(|f| {
+            let z = data
+                .ok_runs(dataset, strategy)
+                .find(|z| z.lr == lr && z.seed == f.seed)?;
+            Some((f, z))
+        })
+        .collect()
+}
+
 /// The run of `other` (another framework's results) that `run` pairs with: same dataset,
 /// strategy and seed, so the same batches.
 pub fn counterpart<'a>(other: &'a Results, run: &'a Run) -> Option<&'a Run> {

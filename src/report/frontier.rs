@@ -398,8 +398,19 @@ mod tests {
     #[test]
     fn one_seed_gets_a_labelled_bootstrap_over_blocks() {
         let own = [3.0, 2.7, 2.4];
+        // Blocks that move apart along training: the change depends on which blocks are drawn.
+        let spread = |m: &[f64]| -> Vec<Vec<f64>> {
+            m.iter()
+                .enumerate()
+                .map(|(k, m)| vec![m - 0.05 * k as f64, *m, m + 0.05 * k as f64])
+                .collect()
+        };
+        let c = RunCurve {
+            own: spread(&own),
+            probe: spread(&[2.0, 2.1, 2.3]),
+        };
         let mut full = BTreeMap::new();
-        full.insert(0u64, vec![(1e-4, curve(&own, &[2.0, 2.1, 2.3]))]);
+        full.insert(0u64, vec![(1e-4, c)]);
         let f = forgetting_at(&full, 0.3);
         let i = f.interval.unwrap();
         assert_eq!(i.method, Method::Bootstrap);

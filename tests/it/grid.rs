@@ -502,3 +502,112 @@ fn migrate_brings_older_rows_to_the_current_schema_and_changes_nothing_else() {
         assert_eq!(store.read_run(id).unwrap().unwrap(), fresh[id], "{id}");
     }
 }
+
+/// A sweep that scores curves is evidence: REPORT.md with the sweep's picks, the frontier
+/// tables and charts, every claim row; the curves keep their blocks; no weights are written.
+#[test]
+fn a_sweep_with_curves_is_judged_on_frontiers() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = write_grid(
+        dir.path(),
+        "datasets = [\"alice\"]\nstrategies = [\"full\", \"attn_embed_frozen\"]\n\
+         eval_corpora = [\"alice\", \"general\", \"docs\", \"code\"]\n\
+         [train]\nsteps = 4\nbatch_size = 2\nwarmup_steps = 1\nmeasure_skip_steps = 1\n\
+         eval_blocks = 3\neval_batch = 3\neval_every = 2\ncurve_blocks = 3\n\
+         validation_blocks = 3\nsamples = 0\n\
+         [lr_sweep]\nfull = [1e-4, 1e-3, 1e-2]\nattn_embed_frozen = [1e-3, 1e-2]\n",
+    );
+    let res = dir.path().join("results");
+    let out = run_grid(&g, &res, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !res.join("weights").exists(),
+        "evidence grids save no weights"
+    );
+    let cb = read_table(&res, "curve_blocks").unwrap().unwrap();
+    // 5 runs x 3 curve points x (alice, general, docs, code, validation) x 3 blocks.
+    assert_eq!(cb.height(), 5 * 3 * 5 * 3);
+
+    let report = dir.path().join("report");
+    ablate::report::build(&res, &report).unwrap();
+    let md = std::fs::read_to_string(report.join("REPORT.md")).unwrap();
+    for want in [
+        "## Learning rates",
+        "## Learning-forgetting frontiers",
+        "### Forgetting at matched gains",
+        "### Claim 5's reading",
+        "### Same rate",
+        "| 4. The training loss",
+        "| 5. Catastrophic forgetting",
+        "| 7. Partial fine-tuning adds no inference latency",
+    ] {
+        assert!(md.contains(want), "{want} missing:\n{md}");
+    }
+    for f in ["learning_rates.png", "frontiers.png", "frontiers.svg"] {
+        assert!(report.join(f).is_file(), "{f}");
+    }
+    // The per-strategy sections read each strategy's pick only: one rate per strategy in setup.
+    let data = ablate::report::data::Results::load(&res, false).unwrap();
+    let picks = ablate::report::sweep::picks(&data);
+    assert_eq!(picks.len(), 2);
+    let full = picks.iter().find(|p| p.strategy == "full").unwrap();
+    assert_eq!(full.trials.len(), 3);
+    let kept = ablate::report::sweep::picked_runs(&data, &picks);
+    assert_eq!(kept.len(), 2, "one run per strategy at its pick");
+    let edge = full.edge;
+    let lr_line = format!(
+        "**pick**{}",
+        match edge {
+            ablate::report::sweep::Edge::Interior => String::new(),
+            e => format!(" ({})", e.text()),
+        }
+    );
+    assert!(md.contains(&lr_line), "{lr_line}\n{md}");
+}
+
+/// A part file inherits its base's keys and overrides them key by key ([train] one level down);
+/// a base that cannot be read is named with the part that asked for it.
+#[test]
+fn grid_parts_inherit_a_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = write_grid(
+        dir.path(),
+        "name = \"program\"\ndatasets = [\"alice\"]\nstrategies = [\"full\"]\n\
+         [train]\nsteps = 7\nbatch_size = 2\nlr = 1e-4\n",
+    );
+    let part = dir.path().join("part.toml");
+    std::fs::write(
+        &part,
+        "base = \"grid.toml\"\nstrategies = [\"full\", \"lora\"]\nseeds = [3]\n\
+         [train]\nbatch_size = 1\n[lr_sweep]\nlora = [1e-3, 3e-3]\n",
+    )
+    .unwrap();
+    let grid = ablate::config::grid::Grid::load(&part).unwrap();
+    assert_eq!(grid.name, "program");
+    assert_eq!(grid.runs.len(), 3, "full once, lora at two rates");
+    for r in &grid.runs {
+        assert_eq!((r.settings.steps, r.settings.batch_size, r.seed), (7, 1, 3));
+    }
+    let lrs: Vec<f64> = grid.runs.iter().map(|r| r.settings.lr).collect();
+    assert_eq!(lrs, vec![1e-4, 1e-3, 3e-3]);
+    // The base's own runs are unchanged by the part.
+    assert_eq!(
+        ablate::config::grid::Grid::load(&base).unwrap().runs.len(),
+        1
+    );
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "base = \"missing.toml\"\n").unwrap();
+    let e = format!("{:#}", ablate::config::grid::Grid::load(&bad).unwrap_err());
+    assert!(e.contains("bad.toml") && e.contains("missing.toml"), "{e}");
+    let cycle = dir.path().join("cycle.toml");
+    std::fs::write(&cycle, "base = \"cycle.toml\"\n").unwrap();
+    let e = format!(
+        "{:#}",
+        ablate::config::grid::Grid::load(&cycle).unwrap_err()
+    );
+    assert!(e.contains("a cycle"), "{e}");
+}

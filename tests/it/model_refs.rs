@@ -125,28 +125,39 @@ fn a_grid_resolves_its_known_model_past_a_same_named_folder() {
     );
 }
 
-/// The grid files under ablations/ (those with `models`).
+/// The grid files under ablations/ and its program folders (ablations/frontier/...): every TOML
+/// that names models or a base, less the bases that are not grids by themselves (no datasets).
 fn committed_grids() -> Vec<(std::path::PathBuf, Vec<String>)> {
     let mut out = Vec::new();
-    for e in std::fs::read_dir(root().join("ablations"))
-        .unwrap()
-        .flatten()
-    {
+    let top = root().join("ablations");
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for e in std::fs::read_dir(&top).unwrap().flatten() {
         let p = e.path();
+        if p.is_dir()
+            && p.file_name()
+                .is_some_and(|n| n != "configs" && n != "probes")
+        {
+            files.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+        } else {
+            files.push(p);
+        }
+    }
+    for p in files {
         if p.extension().is_none_or(|x| x != "toml") {
             continue;
         }
         let t: toml::Table = std::fs::read_to_string(&p).unwrap().parse().unwrap();
-        if let Some(models) = t.get("models").and_then(|m| m.as_array()) {
-            let models = models
-                .iter()
-                .map(|m| m.as_str().unwrap().to_string())
-                .collect();
-            out.push((p, models));
+        let is_grid = t.contains_key("base") || t.get("datasets").is_some_and(|d| d.is_array());
+        if !is_grid {
+            continue;
         }
+        let grid = ablate::config::grid::Grid::load(&p).unwrap();
+        let mut models: Vec<String> = grid.runs.iter().map(|r| r.model.clone()).collect();
+        models.dedup();
+        out.push((p, models));
     }
     out.sort();
-    assert!(out.len() >= 4, "{out:?}");
+    assert!(out.len() >= 9, "{out:?}");
     out
 }
 

@@ -2,7 +2,7 @@
 //! learning-forgetting frontiers: per dataset, full's and attn_embed_frozen's frontiers over all
 //! their rates and checkpoints, read at matched own-style gains on every out-of-domain probe.
 
-use super::{Claim, FROZEN, claim};
+use super::claim::{Claim, FROZEN, claim};
 use crate::report::data::Results;
 use crate::report::frontier::{
     FRACTIONS, curves_by_seed, difference_at, forgetting_at, max_mean_gain, probes,

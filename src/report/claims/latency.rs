@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Claim, claim};
+use super::claim::{Claim, claim};
 use crate::report::data::Results;
 use crate::report::rules;
 use crate::report::stats::{Interval, t_interval};

@@ -4,9 +4,13 @@
 //! cell's picked rate (`data`); forgetting reads the frontiers over every rate (`all`); latency
 //! reads the latency rows.
 
+mod claim;
 mod forgetting;
 mod latency;
 mod stability;
+
+use claim::claim;
+pub use claim::{Claim, FROZEN};
 
 pub use forgetting::{DatasetReading, reading as forgetting_reading};
 
@@ -18,19 +22,8 @@ use crate::measure::stats::mean;
 use crate::models::ArchConfig;
 use crate::strategy::Strategy;
 
-pub const FROZEN: &str = "attn_embed_frozen";
-
 /// GPT-Neo-125M's public config, the claim's own model, counted exactly from the config alone.
 const GPT_NEO_125M: &str = include_str!("../../../ablations/configs/gpt-neo-125m/config.json");
-
-#[derive(Clone, Debug)]
-pub struct Claim {
-    pub claim: &'static str,
-    pub measured: String,
-    pub verdict: Verdict,
-    /// The rule that produced the verdict.
-    pub rule: &'static str,
-}
 
 /// `data`: the runs at each cell's picked rate; `all`: every run (the same where no sweep).
 pub fn judge(data: &Results, all: &Results) -> Vec<Claim> {
@@ -43,15 +36,6 @@ pub fn judge(data: &Results, all: &Results) -> Vec<Claim> {
         style(data),
         latency::latency(all),
     ]
-}
-
-fn claim(claim: &'static str, rule: &'static str, measured: String, verdict: Verdict) -> Claim {
-    Claim {
-        claim,
-        measured,
-        verdict,
-        rule,
-    }
 }
 
 /// The frozen strategy's trainable share on GPT-Neo-125M, from its config.

@@ -2,7 +2,7 @@
 //! the per-batch training loss, noisy by construction at batch 4) and gradient-norm spikes of the
 //! frozen strategy against full fine-tuning, seed by seed, at each strategy's picked rate.
 
-use super::{Claim, FROZEN, claim};
+use super::claim::{Claim, FROZEN, claim};
 use crate::report::compare::full_pair;
 use crate::report::data::{Results, Run};
 use crate::report::rules::{self, Stability, held_out_steady, spike_ratio};

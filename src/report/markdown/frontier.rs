@@ -8,6 +8,7 @@ use std::fmt::Write;
 use super::cells::figure;
 use crate::measure::stats::mean;
 use crate::report::claims::{FROZEN, forgetting_reading};
+use crate::report::compare::same_rate_pairs;
 use crate::report::data::Results;
 use crate::report::frontier::{FRACTIONS, curves_by_seed, forgetting_at, max_mean_gain, probes};
 use crate::report::stats::{Interval, bootstrap, t_interval};
@@ -29,7 +30,16 @@ fn show(i: Option<&Interval>, digits: usize) -> String {
     }
 }
 
-pub(super) fn learning_rates(o: &mut String, picks: &[Pick], files: &[String]) {
+/// The finished runs of (dataset, strategy), at `lr` where given, as `id id ...`.
+fn run_ids(all: &Results, dataset: &str, strategy: &str, lr: Option<f64>) -> String {
+    all.ok_runs(dataset, strategy)
+        .filter(|r| lr.is_none_or(|lr| r.lr == lr))
+        .map(|r| r.run_id.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub(super) fn learning_rates(o: &mut String, all: &Results, picks: &[Pick], files: &[String]) {
     if picks.is_empty() {
         return;
     }
@@ -46,9 +56,9 @@ pub(super) fn learning_rates(o: &mut String, picks: &[Pick], files: &[String]) {
     );
     let _ = writeln!(
         o,
-        "| dataset | strategy | lr | seeds | validation NLL before | after | pick |"
+        "| dataset | strategy | lr | seeds | validation NLL before | after | pick | runs |"
     );
-    let _ = writeln!(o, "| --- | --- | ---: | ---: | ---: | ---: | --- |");
+    let _ = writeln!(o, "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |");
     for p in picks {
         for t in &p.trials {
             let after = match t.after_interval() {
@@ -64,8 +74,13 @@ pub(super) fn learning_rates(o: &mut String, picks: &[Pick], files: &[String]) {
             };
             let _ = writeln!(
                 o,
-                "| {} | {} | {:e} | {} | {:.4} | {after} | {mark} |",
-                p.dataset, p.strategy, t.lr, t.seeds, t.before
+                "| {} | {} | {:e} | {} | {:.4} | {after} | {mark} | {} |",
+                p.dataset,
+                p.strategy,
+                t.lr,
+                t.seeds,
+                t.before,
+                run_ids(all, &p.dataset, &p.strategy, Some(t.lr))
             );
         }
     }
@@ -113,10 +128,14 @@ pub(super) fn frontiers(o: &mut String, all: &Results, files: &[String]) {
     );
     let _ = writeln!(
         o,
-        "| dataset | gain (nats) | strategy | {} |",
+        "| dataset | gain (nats) | strategy | {} | runs |",
         probes.join(" | ")
     );
-    let _ = writeln!(o, "| --- | ---: | --- |{}", " ---: |".repeat(probes.len()));
+    let _ = writeln!(
+        o,
+        "| --- | ---: | --- |{} --- |",
+        " ---: |".repeat(probes.len())
+    );
     for d in &all.datasets {
         let Some(g) = common_gain(all, d, &probes[0]) else {
             continue;
@@ -130,7 +149,13 @@ pub(super) fn frontiers(o: &mut String, all: &Results, files: &[String]) {
                         show(forgetting_at(&by, f * g).interval.as_ref(), 3)
                     })
                     .collect();
-                let _ = writeln!(o, "| {d} | {:.3} | {s} | {} |", f * g, cells.join(" | "));
+                let _ = writeln!(
+                    o,
+                    "| {d} | {:.3} | {s} | {} | {} |",
+                    f * g,
+                    cells.join(" | "),
+                    run_ids(all, d, s, None)
+                );
             }
         }
     }
@@ -140,16 +165,21 @@ pub(super) fn frontiers(o: &mut String, all: &Results, files: &[String]) {
     );
     let _ = writeln!(
         o,
-        "| dataset | gain (nats) | probe | full | full - {FROZEN} | verdict |"
+        "| dataset | gain (nats) | probe | full | full - {FROZEN} | verdict | runs |"
     );
-    let _ = writeln!(o, "| --- | ---: | --- | ---: | ---: | --- |");
+    let _ = writeln!(o, "| --- | ---: | --- | ---: | ---: | --- | --- |");
     for d in &all.datasets {
         let r = forgetting_reading(all, d);
         let g = r.g_max.unwrap_or(f64::NAN);
+        let ids = format!(
+            "{} {}",
+            run_ids(all, d, "full", None),
+            run_ids(all, d, FROZEN, None)
+        );
         for c in &r.cells {
             let _ = writeln!(
                 o,
-                "| {d} | {:.3} | {} | {} | {} | {} |",
+                "| {d} | {:.3} | {} | {} | {} | {} | {ids} |",
                 c.fraction * g,
                 c.probe,
                 show(c.full.as_ref(), 3),
@@ -157,8 +187,8 @@ pub(super) fn frontiers(o: &mut String, all: &Results, files: &[String]) {
                 r.verdict.text()
             );
         }
-        if r.cells.is_empty() {
-            let _ = writeln!(o, "| {d} | — | — | — | — | {} |", r.verdict.text());
+        if r.cells.is_empty() && !ids.trim().is_empty() {
+            let _ = writeln!(o, "| {d} | — | — | — | — | {} | {ids} |", r.verdict.text());
         }
     }
     same_rate(o, all, &probes);
@@ -180,12 +210,12 @@ fn same_rate(o: &mut String, all: &Results, probes: &[String]) {
     );
     let _ = writeln!(
         o,
-        "| dataset | lr | seeds | own style | {} |",
+        "| dataset | lr | seeds | own style | {} | runs |",
         probes.join(" | ")
     );
     let _ = writeln!(
         o,
-        "| --- | ---: | ---: | ---: |{}",
+        "| --- | ---: | ---: | ---: |{} --- |",
         " ---: |".repeat(probes.len())
     );
     for d in &all.datasets {
@@ -193,15 +223,9 @@ fn same_rate(o: &mut String, all: &Results, probes: &[String]) {
             |s: &str| -> BTreeSet<u64> { all.ok_runs(d, s).map(|r| r.lr.to_bits()).collect() };
         for lr in rates("full").intersection(&rates(FROZEN)) {
             let lr = f64::from_bits(*lr);
-            let pairs: Vec<(&str, &str)> = all
-                .ok_runs(d, "full")
-                .filter(|r| r.lr == lr)
-                .filter_map(|f| {
-                    let z = all
-                        .ok_runs(d, FROZEN)
-                        .find(|z| z.lr == lr && z.seed == f.seed)?;
-                    Some((f.run_id.as_str(), z.run_id.as_str()))
-                })
+            let pairs: Vec<(&str, &str)> = same_rate_pairs(all, d, FROZEN, lr)
+                .into_iter()
+                .map(|(f, z)| (f.run_id.as_str(), z.run_id.as_str()))
                 .collect();
             if pairs.is_empty() {
                 continue;
@@ -232,12 +256,14 @@ fn same_rate(o: &mut String, all: &Results, probes: &[String]) {
                 }
             };
             let probe_cells: Vec<String> = probes.iter().map(|p| cell(p)).collect();
+            let ids: Vec<String> = pairs.iter().map(|(f, z)| format!("{f} {z}")).collect();
             let _ = writeln!(
                 o,
-                "| {d} | {lr:e} | {} | {} | {} |",
+                "| {d} | {lr:e} | {} | {} | {} | {} |",
                 pairs.len(),
                 cell(d),
-                probe_cells.join(" | ")
+                probe_cells.join(" | "),
+                ids.join(" ")
             );
         }
     }

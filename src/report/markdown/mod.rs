@@ -33,7 +33,7 @@ pub fn render(
     setup(&mut o, data);
     missing(&mut o, data);
     claims_section(&mut o, data, claims);
-    frontier::learning_rates(&mut o, picks, files);
+    frontier::learning_rates(&mut o, all, picks, files);
     frontier::frontiers(&mut o, all, files);
     parameters(&mut o, data, files);
     memory(&mut o, data, files);
