@@ -26,12 +26,15 @@ use crate::train::setup::plan_for;
 
 /// The variants, in the order of the first repeat.
 pub const VARIANTS: [&str; 4] = ["base", "partial", "lora", "lora_merged"];
-/// The shapes: (measure, batch, tokens, timed iterations).
-pub const MEASURES: [(&str, usize, usize, usize); 3] = [
-    ("forward_1x128", 1, 128, 3),
-    ("token_1x128", 1, 128, 4),
-    ("forward_4x128", 4, 128, 2),
-];
+/// The shapes for prompts of `tokens` (128 for claim 7): (measure, batch, tokens, timed
+/// iterations).
+pub fn measures(tokens: usize) -> [(String, usize, usize, usize); 3] {
+    [
+        (format!("forward_1x{tokens}"), 1, tokens, 3),
+        (format!("token_1x{tokens}"), 1, tokens, 4),
+        (format!("forward_4x{tokens}"), 4, tokens, 2),
+    ]
+}
 pub const GENERATION: &str = "recomputes the prefix: no KV cache";
 
 /// A checkpoint whose `names` tensors are replaced by `f(name, tensor)`.
@@ -42,11 +45,13 @@ fn changed(
 ) -> Result<Checkpoint> {
     let mut tensors: HashMap<String, Tensor> = ckpt.tensors.clone();
     for n in names {
-        let t = tensors
-            .get(&n)
+        // Adapted layers are named by module (`...q_proj`), trained tensors in full.
+        let key = [n.clone(), format!("{n}.weight")]
+            .into_iter()
+            .find(|k| tensors.contains_key(k))
             .with_context(|| format!("{}: no tensor `{n}` to change", ckpt.source))?;
-        let new = f(t)?;
-        tensors.insert(n, new);
+        let new = f(&tensors[&key])?;
+        tensors.insert(key, new);
     }
     Ok(Checkpoint {
         arch: ckpt.arch.clone(),
@@ -134,15 +139,17 @@ pub fn measure(
     model_name: &str,
     model: &ModelSpec,
     repeats: usize,
+    tokens: usize,
     device: &Device,
     device_label: &str,
     mut progress: impl FnMut(&LatencyRow),
 ) -> Result<Vec<LatencyRow>> {
     let built = variants(model, device)?;
+    let shapes = measures(tokens);
     // One untimed pass over every shape warms caches, allocator and thread pool alike.
     for (_, m) in &built {
-        for &ms in &MEASURES {
-            time(m.lm.as_ref(), (ms.0, ms.1, ms.2, 1), device)?;
+        for (name, b, t, _) in &shapes {
+            time(m.lm.as_ref(), (name, *b, *t, 1), device)?;
         }
     }
     let hw = Hardware::detect();
@@ -159,7 +166,8 @@ pub fn measure(
     for rep in 0..repeats {
         for k in 0..built.len() {
             let (variant, m) = &built[(k + rep) % built.len()];
-            for &ms in &MEASURES {
+            for (name, b, tk, iters) in &shapes {
+                let ms = (name.as_str(), *b, *tk, *iters);
                 let t = time(m.lm.as_ref(), ms, device)?;
                 let row = LatencyRow {
                     latency_id: latency_id.clone(),

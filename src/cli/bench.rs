@@ -213,7 +213,7 @@ fn print_bounds(
 
 /// `--latency`: every variant on every shape, in one process, interleaved; medians printed.
 fn latency(a: &BenchArgs) -> Result<()> {
-    use ablate::bench::latency::{GENERATION, MEASURES, VARIANTS, measure};
+    use ablate::bench::latency::{GENERATION, VARIANTS, measure, measures};
     let (model, device) = (ModelSpec::from_arg(&a.model)?, a.device.open()?);
     println!(
         "latency {}: {} repeats interleaved, {} threads; generation {GENERATION}",
@@ -225,6 +225,7 @@ fn latency(a: &BenchArgs) -> Result<()> {
         &a.model,
         &model,
         a.repeats,
+        a.seq_len,
         &device,
         &a.device.to_string(),
         |r| {
@@ -246,7 +247,7 @@ fn latency(a: &BenchArgs) -> Result<()> {
         "measure",
         VARIANTS.map(|v| format!("{v:>12}")).join("")
     );
-    for (m, ..) in MEASURES {
+    for (m, ..) in measures(a.seq_len) {
         let cells: Vec<String> = VARIANTS
             .iter()
             .map(|v| {

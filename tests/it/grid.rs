@@ -611,3 +611,60 @@ fn grid_parts_inherit_a_base() {
     );
     assert!(e.contains("a cycle"), "{e}");
 }
+
+/// `ablate bench --latency` writes one row per (repeat, variant, measure), every variant in every
+/// repeat, with how generation gets its tokens.
+#[test]
+fn latency_bench_writes_every_variant_in_every_repeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ablate()
+        .args([
+            "--threads",
+            "1",
+            "bench",
+            "--latency",
+            "--repeats",
+            "3",
+            "--seq-len",
+            "16",
+        ])
+        .arg("--model")
+        .arg(fixture("tiny-llama"))
+        .arg("--results")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let df = read_table(dir.path(), "latency").unwrap().unwrap();
+    let rows = ablate::results::schema::read_latency(&df).unwrap();
+    assert_eq!(rows.len(), 3 * 4 * 3);
+    for v in ablate::bench::latency::VARIANTS {
+        for m in ["forward_1x16", "token_1x16", "forward_4x16"] {
+            let n = rows
+                .iter()
+                .filter(|r| r.variant == v && r.measure == m)
+                .count();
+            assert_eq!(n, 3, "{v} {m}");
+        }
+    }
+    assert!(
+        rows.iter()
+            .all(|r| r.seconds > 0.0 && r.generation.contains("no KV cache"))
+    );
+    // The order rotates: repeat 1 starts with the variant repeat 0 measured second.
+    let first = |rep: u64| {
+        rows.iter()
+            .find(|r| r.repeat == rep)
+            .unwrap()
+            .variant
+            .clone()
+    };
+    assert_eq!(
+        (first(0), first(1)),
+        ("base".to_string(), "partial".to_string())
+    );
+}

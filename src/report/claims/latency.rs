@@ -83,3 +83,60 @@ pub(super) fn latency(data: &Results) -> Claim {
         rules::latency(partial.as_ref(), lora.as_ref()),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::rules::Verdict;
+    use crate::results::schema::LatencyRow;
+
+    fn row(variant: &str, repeat: u64, seconds: f64) -> LatencyRow {
+        LatencyRow {
+            latency_id: "l".into(),
+            variant: variant.into(),
+            measure: RULE_MEASURE.into(),
+            repeat,
+            seconds,
+            ..Default::default()
+        }
+    }
+
+    /// Ratios pair each variant with the base model of the same repeat; the claim reads them.
+    #[test]
+    fn latency_rows_pair_by_repeat_and_give_the_verdict() {
+        let mut data = Results::default();
+        for (rep, drift) in [(0, 1.0), (1, 1.3), (2, 0.8), (3, 1.1), (4, 0.9)] {
+            data.evidence.latency.extend([
+                row("base", rep, 0.100 * drift),
+                row("partial", rep, 0.1002 * drift),
+                row("lora", rep, 0.108 * drift),
+                row("lora_merged", rep, 0.0999 * drift),
+            ]);
+        }
+        let r = ratios(&data, "lora", RULE_MEASURE);
+        assert_eq!(r.len(), 5);
+        assert!(
+            r.iter().all(|x| (x - 1.08).abs() < 1e-9),
+            "drift cancels: {r:?}"
+        );
+        let c = latency(&data);
+        assert_eq!(c.verdict, Verdict::Supported, "{}", c.measured);
+        assert!(c.measured.contains("LoRA merged 0.999"), "{}", c.measured);
+        // LoRA no slower than the base model: only the partial half holds.
+        for r in data
+            .evidence
+            .latency
+            .iter_mut()
+            .filter(|r| r.variant == "lora")
+        {
+            r.seconds *= 1.0 / 1.08;
+        }
+        assert_eq!(latency(&data).verdict, Verdict::Partly);
+        data.evidence.latency.retain(|r| r.repeat < 2);
+        assert_eq!(
+            latency(&data).verdict,
+            Verdict::CannotBeJudged,
+            "two repeats"
+        );
+    }
+}
