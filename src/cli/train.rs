@@ -57,6 +57,10 @@ pub fn train(a: TrainArgs) -> Result<()> {
         warmup_steps: a.steps / 10,
         ..TrainSettings::default()
     };
+    // The runner checks a grid's settings when it loads them; here the arguments are the input.
+    settings
+        .check()
+        .map_err(|e| anyhow::anyhow!("ablate train: {e}"))?;
     let plan = RunPlan {
         model: ModelSpec::from_arg(&a.model)?,
         model_sha256: None,

@@ -2,7 +2,7 @@
 //! every table row traces to run ids, and missing or failed runs are reported, not fatal.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ablate::results::frame::strings_required;
 use ablate::results::store::read_table;
@@ -149,12 +149,12 @@ fn no_results_is_a_clear_error() {
 }
 
 /// Every file below `dir`, as paths relative to it, not descending into `skip`.
-fn files_under(dir: &Path, skip: &Path) -> BTreeSet<String> {
-    fn walk(root: &Path, dir: &Path, skip: &Path, out: &mut BTreeSet<String>) {
+fn files_under(dir: &Path, skip: &[PathBuf]) -> BTreeSet<String> {
+    fn walk(root: &Path, dir: &Path, skip: &[PathBuf], out: &mut BTreeSet<String>) {
         for e in std::fs::read_dir(dir).unwrap().flatten() {
             let p = e.path();
             if p.is_dir() {
-                if p != skip {
+                if !skip.contains(&p) {
                     walk(root, &p, skip, out);
                 }
             } else {
@@ -188,6 +188,12 @@ fn committed_reports_regenerate_exactly() {
             root.join("reports/pilot"),
             "ablate report --results results/pilot --out reports/pilot",
         ),
+        (
+            root.join("results/frontier"),
+            None,
+            root.join("reports/frontier"),
+            "ablate report --results results/frontier --out reports/frontier",
+        ),
     ] {
         let out = tempfile::tempdir().unwrap();
         let opts = ablate::report::ReportOptions {
@@ -197,8 +203,8 @@ fn committed_reports_regenerate_exactly() {
         let summary = ablate::report::build_with(&results, out.path(), opts).unwrap();
         assert!(!summary.files.is_empty());
         // The whole folder: a file the command no longer writes is an orphan (a nested report's
-        // own folder, reports/pilot, is compared in its own turn).
-        let nested = root.join("reports/pilot");
+        // own folder, reports/pilot or reports/frontier, is compared in its own turn).
+        let nested = [root.join("reports/pilot"), root.join("reports/frontier")];
         let (written, committed) = (
             files_under(out.path(), &nested),
             files_under(&reports, &nested),
