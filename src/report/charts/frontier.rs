@@ -135,7 +135,7 @@ where
     let probes = probes(data);
     let area = legend(
         root,
-        "Learning (x: own-style NLL gained) against forgetting (y: probe NLL change): thin, each rate's checkpoints; thick, the frontier",
+        "x: own-style NLL gained, y: probe NLL change; thin: each rate's checkpoints (off-scale on the top edge), thick: the frontier",
         &strategy_legend(data),
     )?;
     let panels = area.split_evenly((data.datasets.len().max(1), probes.len().max(1)));
@@ -143,11 +143,21 @@ where
         for (c, probe) in probes.iter().enumerate() {
             let ls = lines(data, d, probe);
             let pts = ls.iter().flat_map(|l| l.paths.iter().flatten());
+            // The view is the frontiers' neighbourhood: a rate that forgets far more than any
+            // frontier point would flatten them all; its points are drawn on the top edge.
+            let front = ls.iter().flat_map(|l| l.frontier.iter());
+            let (f0, f1) = padded(front.map(|p| p.change).chain([0.0]));
+            let cap = f1 + (f1 - f0).max(0.05);
+            let (x0, x1) = padded(pts.clone().map(|p| p.gain).chain([0.0]));
             let bar_ys = ls
                 .iter()
                 .flat_map(|l| l.bars.iter().flat_map(|b| [b.1, b.3]));
-            let (x0, x1) = padded(pts.clone().map(|p| p.gain).chain([0.0]));
-            let (y0, y1) = padded(pts.map(|p| p.change).chain(bar_ys).chain([0.0]));
+            let (y0, y1) = padded(
+                pts.map(|p| p.change.min(cap))
+                    .chain(bar_ys.map(|y| y.min(cap)))
+                    .chain([0.0]),
+            );
+            let clamp = |q: &Point| (q.gain, q.change.clamp(y0, y1));
             let mut chart = ChartBuilder::on(&panels[r * probes.len().max(1) + c])
                 .caption(format!("trained on {d}: {probe}"), (FONT, 15))
                 .margin(10)
@@ -165,24 +175,30 @@ where
             for l in &ls {
                 let col = colour(&l.strategy, &data.strategies);
                 for p in &l.paths {
-                    let xy = p.iter().map(|q| (q.gain, q.change));
+                    let xy = p.iter().map(clamp);
                     chart.draw_series(LineSeries::new(xy, col.mix(0.45).stroke_width(1)))?;
                     if let Some(q) = p.last() {
                         chart.draw_series(std::iter::once(Circle::new(
-                            (q.gain, q.change),
+                            clamp(q),
                             3,
                             col.filled(),
                         )))?;
                     }
                 }
-                let f = l.frontier.iter().map(|q| (q.gain, q.change));
+                // Below its first point the frontier is flat: a smaller gain is reachable at no
+                // more forgetting (as `frontier::at` reads it).
+                let start = l.frontier.first().map(|q| (0.0, q.change));
+                let f = start
+                    .into_iter()
+                    .chain(l.frontier.iter().map(|q| (q.gain, q.change)));
                 chart.draw_series(LineSeries::new(f, col.stroke_width(3)))?;
+                let c = |y: &f64| y.clamp(y0, y1);
                 for (x, lo, m, hi) in &l.bars {
                     chart.draw_series(std::iter::once(ErrorBar::new_vertical(
                         *x,
-                        *lo,
-                        *m,
-                        *hi,
+                        c(lo),
+                        c(m),
+                        c(hi),
                         col.stroke_width(1),
                         6,
                     )))?;
