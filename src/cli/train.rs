@@ -48,6 +48,7 @@ pub struct TrainArgs {
 }
 
 pub fn train(a: TrainArgs) -> Result<()> {
+    let device = a.device.open()?;
     let settings = TrainSettings {
         steps: a.steps,
         batch_size: a.batch,
@@ -77,7 +78,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         before_cache: None,
         chat_probe: None,
     };
-    let out = run(&plan, &a.device.open()?, |r| {
+    let out = run(&plan, &device, |r| {
         println!(
             "step {:>4}  loss {:.4}  lr {:.2e}  grad-norm {:.3}  {:.2} s",
             r.step, r.loss, r.lr, r.grad_norm, r.step_s

@@ -192,15 +192,32 @@ fn grid_table(path: &Path, depth: usize) -> Result<toml::Table> {
     }
     let mut merged = grid_table(&base_path, depth + 1)
         .map_err(|e| anyhow::anyhow!("{file}: `base` = \"{base}\": {e:#}"))?;
+    // Parts write where their base does: the base's name, or its file's stem.
+    if !merged.contains_key("name")
+        && let Some(stem) = base_path.file_stem()
+    {
+        merged.insert("name".into(), stem.to_string_lossy().into_owned().into());
+    }
     for (k, v) in part {
         match (merged.get_mut(&k), v) {
             (Some(toml::Value::Table(b)), toml::Value::Table(p)) if k == "train" => b.extend(p),
             (Some(toml::Value::Table(b)), toml::Value::Table(p)) if k == "overrides" => {
+                // [overrides.KIND.NAME] merged key by key, as [train] is.
                 for (kind, over) in p {
-                    match (b.get_mut(&kind), over) {
-                        (Some(toml::Value::Table(bt)), toml::Value::Table(pt)) => bt.extend(pt),
-                        (_, over) => {
-                            b.insert(kind, over);
+                    let Some(toml::Value::Table(bt)) = b.get_mut(&kind) else {
+                        b.insert(kind, over);
+                        continue;
+                    };
+                    let toml::Value::Table(pt) = over else {
+                        bt.clear();
+                        continue;
+                    };
+                    for (name, keys) in pt {
+                        match (bt.get_mut(&name), keys) {
+                            (Some(toml::Value::Table(bk)), toml::Value::Table(pk)) => bk.extend(pk),
+                            (_, keys) => {
+                                bt.insert(name, keys);
+                            }
                         }
                     }
                 }

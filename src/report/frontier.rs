@@ -260,7 +260,7 @@ fn percentile(mut d: Vec<f64>, estimate: f64, blocks: usize) -> Option<Interval>
 }
 
 /// `value(frontiers of a, frontiers of b)` at the seeds both have, with its interval: t over
-/// the seeds whose frontiers reach the gain, or with one such seed a bootstrap that draws the
+/// the seeds whose frontiers reach the gain, or where only one seed exists a bootstrap that draws the
 /// probe's blocks (the same draw for both strategies: they scored the same blocks) with the
 /// own-style gains as measured, so that the matched gain stays where it was read. `b` may be
 /// absent (one strategy).
@@ -283,9 +283,12 @@ pub fn compare_at(
         })
         .collect();
     let values: Vec<f64> = per_seed.iter().map(|x| x.1).collect();
+    // With several seeds the interval is over seeds only (None if fewer than two reach the
+    // gain); the bootstrap over blocks is for a strategy that has one seed.
     let interval = if values.len() >= 2 {
         t_interval(&values)
-    } else if let [(s, estimate)] = per_seed[..] {
+    } else if let ([_], [(s, estimate)]) = (&seeds[..], &per_seed[..]) {
+        let (s, estimate) = (*s, *estimate);
         let (ra, rb) = (&a[&s], b.map(|b| &b[&s]));
         let np = ra
             .iter()

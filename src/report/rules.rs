@@ -69,9 +69,13 @@ pub struct Stability<'a> {
     pub spike_ratios: &'a [f64],
     /// 95% t interval of `spike_ratios` (None with fewer than two pairs).
     pub spike_interval: Option<&'a Interval>,
+    /// Distinct seeds among the pairs: fewer than two cannot be judged.
+    pub seeds: usize,
+    /// Frozen runs at the picked rate that diverged: each fails (a).
+    pub diverged: usize,
 }
 
-pub const STABILITY_RULE: &str = "at the picked rate, every attn_embed_frozen run: (a) held-out own-style NLL at the curve points ends below its start and never rises more than 1% above its running minimum; (b) spike ratio = max gradient norm (before clipping) after warm-up / median gradient norm after warm-up; the 95% t interval over (dataset, seed) pairs of frozen's spike ratio divided by the same seed's full run's has its upper bound at or below 1.5. Supported if (a) and (b) hold, partly if one holds, not supported if neither, cannot be judged with fewer than two seeds at the picked rate";
+pub const STABILITY_RULE: &str = "at the picked rate, every attn_embed_frozen run: (a) held-out own-style NLL at the curve points ends below its start and never rises more than 1% above its running minimum (a diverged run fails it); (b) spike ratio = max gradient norm (before clipping) after warm-up / median gradient norm after warm-up; the 95% t interval over (dataset, seed) pairs of frozen's spike ratio divided by the same seed's full run's has its upper bound at or below 1.5. Supported if (a) and (b) hold, partly if one holds, not supported if neither, cannot be judged with fewer than two seeds at the picked rate";
 
 /// (a) of the stability rule for one run: ends below its start, never 1% above its running min.
 pub fn held_out_steady(nll: &[f64]) -> bool {
@@ -99,10 +103,10 @@ pub fn spike_ratio(grad_norms: &[f64], warmup_steps: usize) -> Option<f64> {
 }
 
 pub fn stability(e: &Stability) -> Verdict {
-    if e.spike_ratios.len() < 2 || e.held_out.is_empty() {
+    if e.seeds < 2 || e.spike_ratios.len() < 2 || e.held_out.is_empty() {
         return Verdict::CannotBeJudged;
     }
-    let a = e.held_out.iter().all(|c| held_out_steady(c));
+    let a = e.diverged == 0 && e.held_out.iter().all(|c| held_out_steady(c));
     let b = e.spike_interval.is_some_and(|i| i.hi <= 1.5);
     match (a, b) {
         (true, true) => Verdict::Supported,
@@ -248,6 +252,8 @@ mod tests {
                 held_out: held,
                 spike_ratios: ratios,
                 spike_interval: i,
+                seeds: ratios.len(),
+                diverged: 0,
             })
         }
         let steady: &[f64] = &[3.0, 2.9, 2.85, 2.8];
@@ -259,6 +265,20 @@ mod tests {
         assert_eq!(e(vec![steady], two, Some(spiky)), Partly, "(a) alone");
         assert_eq!(e(vec![bumpy], two, Some(spiky)), NotSupported);
         assert_eq!(e(vec![steady], &two[..1], None), CannotBeJudged, "one seed");
+        let one_seed_two_datasets = Stability {
+            held_out: vec![steady, steady],
+            spike_ratios: two,
+            spike_interval: Some(calm),
+            seeds: 1,
+            diverged: 0,
+        };
+        assert_eq!(stability(&one_seed_two_datasets), CannotBeJudged);
+        let diverged = Stability {
+            seeds: 2,
+            diverged: 1,
+            ..one_seed_two_datasets
+        };
+        assert_eq!(stability(&diverged), Partly, "a diverged run fails (a)");
         // The pieces: a rise of more than 1% over the running minimum, an end above the start.
         assert!(held_out_steady(&[3.0, 2.9, 2.92, 2.8]));
         assert!(!held_out_steady(&[3.0, 2.9, 2.95, 2.8]));

@@ -11,15 +11,21 @@ use super::stats::{Interval, t_interval};
 use crate::measure::stats::mean;
 use crate::results::Status;
 
-/// One tried rate of one (dataset, strategy): validation NLL before and after, over seeds.
+/// One tried rate of one (dataset, strategy): validation NLL before and after, over the seeds
+/// that ran every rate of the cell (so that rates are compared on the same seeds, however many
+/// more a pick gets later).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trial {
     pub lr: f64,
     pub before: f64,
+    /// NaN where no run of this rate finished.
     pub after: f64,
-    /// Mean NLL after of each seed's run.
+    /// Mean NLL after of each compared seed's run.
     pub after_per_seed: Vec<f64>,
+    /// Finished runs at this rate (all seeds).
     pub seeds: usize,
+    /// Runs at this rate that failed (diverged or crashed).
+    pub failed: usize,
 }
 
 impl Trial {
@@ -78,34 +84,67 @@ impl Pick {
     }
 }
 
-/// (dataset, strategy) -> trials by rising rate, from the ok runs with a validation slice.
+/// (dataset, strategy) -> trials by rising rate: every rate tried, failed ones included (so
+/// that the edge of the sweep is where the sweep ended), for cells with a validation slice.
 pub fn trials(data: &Results) -> BTreeMap<(String, String), Vec<Trial>> {
-    let mut by: BTreeMap<(String, String, u64), Vec<(f64, f64)>> = BTreeMap::new();
-    for r in data.runs.iter().filter(|r| r.status == Status::Ok) {
-        let Some(blocks) = data.evidence.validation.get(&r.run_id) else {
+    type Scores = BTreeMap<u64, Option<(f64, f64)>>;
+    let mut cells: BTreeMap<(String, String), BTreeMap<u64, Scores>> = BTreeMap::new();
+    for r in &data.runs {
+        let score = (r.status == Status::Ok)
+            .then(|| data.evidence.validation.get(&r.run_id))
+            .flatten()
+            .and_then(|blocks| {
+                let b: Vec<f64> = blocks.iter().map(|x| x.0).collect();
+                let a: Vec<f64> = blocks.iter().map(|x| x.1).collect();
+                Some((mean(&b)?, mean(&a)?))
+            });
+        cells
+            .entry((r.dataset.clone(), r.strategy.clone()))
+            .or_default()
+            .entry(r.lr.to_bits())
+            .or_default()
+            .insert(r.seed, score);
+    }
+    let mut out = BTreeMap::new();
+    for (cell, rates) in cells {
+        let scored: Vec<&Scores> = rates
+            .values()
+            .filter(|s| s.values().any(Option::is_some))
+            .collect();
+        if scored.is_empty() {
             continue;
-        };
-        let b: Vec<f64> = blocks.iter().map(|x| x.0).collect();
-        let a: Vec<f64> = blocks.iter().map(|x| x.1).collect();
-        if let (Some(b), Some(a)) = (mean(&b), mean(&a)) {
-            by.entry((r.dataset.clone(), r.strategy.clone(), r.lr.to_bits()))
-                .or_default()
-                .push((b, a));
         }
-    }
-    let mut out: BTreeMap<(String, String), Vec<Trial>> = BTreeMap::new();
-    for ((d, s, lr), v) in by {
-        let (b, a): (Vec<f64>, Vec<f64>) = v.iter().copied().unzip();
-        out.entry((d, s)).or_default().push(Trial {
-            lr: f64::from_bits(lr),
-            before: mean(&b).unwrap_or(f64::NAN),
-            after: mean(&a).unwrap_or(f64::NAN),
-            after_per_seed: a,
-            seeds: v.len(),
-        });
-    }
-    for t in out.values_mut() {
-        t.sort_by(|x, y| x.lr.total_cmp(&y.lr));
+        // The sweep's seeds: those with a score at every rate that has any.
+        let common: BTreeSet<u64> = scored[0]
+            .iter()
+            .filter(|(seed, v)| {
+                v.is_some()
+                    && scored
+                        .iter()
+                        .all(|s| s.get(*seed).is_some_and(Option::is_some))
+            })
+            .map(|(seed, _)| *seed)
+            .collect();
+        let trials = rates
+            .iter()
+            .map(|(lr, by_seed)| {
+                let used: Vec<(f64, f64)> = by_seed
+                    .iter()
+                    .filter(|(seed, _)| common.is_empty() || common.contains(seed))
+                    .filter_map(|(_, v)| *v)
+                    .collect();
+                let (b, a): (Vec<f64>, Vec<f64>) = used.iter().copied().unzip();
+                Trial {
+                    lr: f64::from_bits(*lr),
+                    before: mean(&b).unwrap_or(f64::NAN),
+                    after: mean(&a).unwrap_or(f64::NAN),
+                    after_per_seed: a,
+                    seeds: by_seed.values().filter(|v| v.is_some()).count(),
+                    failed: by_seed.values().filter(|v| v.is_none()).count(),
+                }
+            })
+            .collect();
+        out.insert(cell, trials);
     }
     out
 }
@@ -205,6 +244,7 @@ mod tests {
             after,
             after_per_seed: vec![after],
             seeds: 1,
+            failed: 0,
         }
     }
 
@@ -217,6 +257,56 @@ mod tests {
         let diverged = [t(1e-4, 2.9), t(1e-3, f64::NAN)];
         assert_eq!(pick(&diverged).map(|x| x.lr), Some(1e-4));
         assert_eq!(pick(&[t(1e-3, f64::NAN)]), None);
+    }
+
+    /// Rates are compared on the seeds that ran them all; a failed rate still counts as tried.
+    #[test]
+    fn trials_compare_rates_on_the_sweep_seeds_and_keep_failed_rates() {
+        use crate::report::data::Run;
+        use crate::results::RunRow;
+        let mut data = Results::default();
+        let mut add = |id: &str, lr: f64, seed: u64, after: Option<f64>| {
+            data.runs.push(Run {
+                row: RunRow {
+                    run_id: id.into(),
+                    dataset: "alice".into(),
+                    strategy: "full".into(),
+                    lr,
+                    seed,
+                    status: if after.is_some() {
+                        Status::Ok
+                    } else {
+                        Status::Failed
+                    },
+                    ..Default::default()
+                },
+                values: Default::default(),
+            });
+            if let Some(a) = after {
+                data.evidence.validation.insert(id.into(), vec![(3.0, a)]);
+            }
+        };
+        // Seed 0 ran every rate; seeds 1 and 2 only 1e-4 (as if added at a pick), much better.
+        add("a", 1e-4, 0, Some(2.9));
+        add("b", 1e-4, 1, Some(2.0));
+        add("c", 1e-4, 2, Some(2.0));
+        add("d", 3e-4, 0, Some(2.8));
+        add("e", 1e-3, 0, None);
+        let t = &trials(&data)[&("alice".to_string(), "full".to_string())];
+        assert_eq!(t.len(), 3, "the failed rate is a trial");
+        assert_eq!(
+            (t[0].after, t[0].seeds),
+            (2.9, 3),
+            "compared on seed 0 alone"
+        );
+        assert!(t[2].after.is_nan() && t[2].failed == 1);
+        let best = pick(t).unwrap();
+        assert_eq!(best.lr, 3e-4);
+        assert_eq!(
+            edge(t, best.lr),
+            Edge::Interior,
+            "a failed higher rate was tried"
+        );
     }
 
     #[test]

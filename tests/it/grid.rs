@@ -588,6 +588,27 @@ fn grid_parts_inherit_a_base() {
     .unwrap();
     let grid = ablate::config::grid::Grid::load(&part).unwrap();
     assert_eq!(grid.name, "program");
+    // A part of a part: overrides merge key by key; an unnamed base names the results folder.
+    let unnamed = dir.path().join("unnamed.toml");
+    std::fs::write(
+        &unnamed,
+        format!(
+            "{}[overrides.strategy.full]\nlr = 5e-4\nsteps = 9\n",
+            std::fs::read_to_string(&base)
+                .unwrap()
+                .replace("name = \"program\"\n", "")
+        ),
+    )
+    .unwrap();
+    let child = dir.path().join("child.toml");
+    std::fs::write(
+        &child,
+        "base = \"unnamed.toml\"\n[overrides.strategy.full]\nlr = 7e-4\n",
+    )
+    .unwrap();
+    let g = ablate::config::grid::Grid::load(&child).unwrap();
+    assert_eq!(g.name, "unnamed");
+    assert_eq!((g.runs[0].settings.lr, g.runs[0].settings.steps), (7e-4, 9));
     assert_eq!(grid.runs.len(), 3, "full once, lora at two rates");
     for r in &grid.runs {
         assert_eq!((r.settings.steps, r.settings.batch_size, r.seed), (7, 1, 3));

@@ -25,12 +25,15 @@ pub struct DatasetReading {
 /// The reading of `dataset` from every run (all rates, all seeds).
 pub fn reading(all: &Results, dataset: &str) -> DatasetReading {
     let probes = probes(all);
-    let full_max = probes
-        .iter()
-        .find_map(|p| max_mean_gain(&curves_by_seed(all, dataset, "full", p)));
-    let frozen_max = probes
-        .iter()
-        .find_map(|p| max_mean_gain(&curves_by_seed(all, dataset, FROZEN, p)));
+    // The smallest over probes: a gain read on every probe's frontier.
+    let max_gain = |s: &str| {
+        probes
+            .iter()
+            .map(|p| max_mean_gain(&curves_by_seed(all, dataset, s, p)))
+            .collect::<Option<Vec<f64>>>()
+            .and_then(|v| v.into_iter().min_by(f64::total_cmp))
+    };
+    let (full_max, frozen_max) = (max_gain("full"), max_gain(FROZEN));
     let g_max = match (full_max, frozen_max) {
         (Some(a), Some(b)) => Some(a.min(b)),
         _ => None,

@@ -11,14 +11,25 @@ use crate::report::stats::{Interval, t_interval};
 /// The measure the rule reads.
 pub const RULE_MEASURE: &str = "forward_1x128";
 
-/// Per repeat, `variant`'s seconds over the base model's on `measure`.
+/// The latest latency session (ids begin with their UTC time): sessions on other hosts or
+/// thread counts are not pooled.
+fn latest(data: &Results) -> Option<&str> {
+    data.evidence
+        .latency
+        .iter()
+        .map(|r| r.latency_id.as_str())
+        .max()
+}
+
+/// Per repeat of the latest session, `variant`'s seconds over the base model's on `measure`.
 pub fn ratios(data: &Results, variant: &str, measure: &str) -> Vec<f64> {
+    let session = latest(data);
     let mut by: BTreeMap<(String, u64), (Option<f64>, Option<f64>)> = BTreeMap::new();
     for r in data
         .evidence
         .latency
         .iter()
-        .filter(|r| r.measure == measure)
+        .filter(|r| r.measure == measure && Some(r.latency_id.as_str()) == session)
     {
         let e = by.entry((r.latency_id.clone(), r.repeat)).or_default();
         if r.variant == "base" {
@@ -65,9 +76,17 @@ pub(super) fn latency(data: &Results) -> Claim {
             show(l.as_ref(), &lv)
         )
     };
-    let cpu = data.evidence.latency.first().map_or(String::new(), |r| {
-        format!("{}, {} threads", r.cpu_model, r.threads)
-    });
+    let cpu = data
+        .evidence
+        .latency
+        .iter()
+        .find(|r| Some(r.latency_id.as_str()) == latest(data))
+        .map_or(String::new(), |r| {
+            format!(
+                "session {}, {}, {} threads",
+                r.latency_id, r.cpu_model, r.threads
+            )
+        });
     let measured = format!(
         "latency over the base model's, batch-1 forward of 128 tokens: partial {}; LoRA unmerged {}; LoRA merged {}. Beside it, one generated token after 128 (generation recomputes the prefix: no KV cache): {}; 4 x 128 forward: {} ({cpu})",
         show(partial.as_ref(), &pv),

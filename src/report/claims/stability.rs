@@ -29,6 +29,14 @@ pub(super) fn stability(data: &Results) -> Claim {
     let c = "4. The training loss still falls steadily (gradients stay stable).";
     let mut curves = Vec::new();
     let mut ratios = Vec::new();
+    let mut seeds = std::collections::BTreeSet::new();
+    // Every frozen run at the picked rate counts: one that diverged failed (a).
+    let diverged = data
+        .runs
+        .iter()
+        .filter(|r| r.strategy == FROZEN && r.status != crate::results::Status::Ok)
+        .filter(|r| r.error.as_deref().is_some_and(|e| e.contains("diverged")))
+        .count();
     let (mut frozen_spikes, mut full_spikes) = (Vec::new(), Vec::new());
     for d in &data.datasets {
         for r in data.ok_runs(d, FROZEN) {
@@ -40,6 +48,7 @@ pub(super) fn stability(data: &Results) -> Claim {
                 frozen_spikes.push(a);
                 full_spikes.push(b);
                 ratios.push(a / b);
+                seeds.insert(r.seed);
             }
         }
     }
@@ -59,13 +68,16 @@ pub(super) fn stability(data: &Results) -> Claim {
         ),
     };
     let measured = format!(
-        "held-out own-style NLL falls and never rises 1% above its running minimum in {steady} of {} {FROZEN} runs at the picked rate; {spikes}",
-        curves.len()
+        "held-out own-style NLL falls and never rises 1% above its running minimum in {steady} of {} {FROZEN} runs at the picked rate ({diverged} diverged; {} seed(s)); {spikes}",
+        curves.len(),
+        seeds.len()
     );
     let evidence = Stability {
         held_out: curves.iter().map(Vec::as_slice).collect(),
         spike_ratios: &ratios,
         spike_interval: interval.as_ref(),
+        seeds: seeds.len(),
+        diverged,
     };
     claim(
         c,

@@ -52,7 +52,7 @@ pub(super) fn learning_rates(o: &mut String, all: &Results, picks: &[Pick], file
     );
     let _ = writeln!(
         o,
-        "Rule, fixed before the sweeps ran: per (dataset, strategy), the rate with the lowest mean NLL after training on the validation slice (train blocks held out of training, disjoint from every block a report scores). The pick should be interior (a tried rate on each side); one at the edge is marked, and the best rate may lie beyond it. Cells: mean [95% t interval over seeds] (one seed: the value). Every other section reads each strategy's runs at its pick; the frontiers read every rate.\n"
+        "Rule, fixed before the sweeps ran: per (dataset, strategy), the rate with the lowest mean NLL after training on the validation slice (train blocks held out of training, disjoint from every block a report scores), over the seeds that ran every rate (seeds added at a pick later do not move it); a rate whose runs failed counts as tried. The pick should be interior (a tried rate on each side); one at the edge is marked, and the best rate may lie beyond it. Cells: mean [95% t interval over seeds] (one seed: the value). Every other section reads each strategy's runs at its pick; the frontiers read every rate.\n"
     );
     let _ = writeln!(
         o,
@@ -62,6 +62,7 @@ pub(super) fn learning_rates(o: &mut String, all: &Results, picks: &[Pick], file
     for p in picks {
         for t in &p.trials {
             let after = match t.after_interval() {
+                _ if t.after.is_nan() => format!("failed ({} run(s))", t.failed),
                 Some(i) => format!("{:.4} [{:.4}, {:.4}]", i.estimate, i.lo, i.hi),
                 None => format!("{:.4}", t.after),
             };
@@ -120,7 +121,7 @@ pub(super) fn frontiers(o: &mut String, all: &Results, files: &[String]) {
     figure(o, files, "frontiers", "learning-forgetting frontiers");
     let _ = writeln!(
         o,
-        "x: own-style NLL gained since step 0, y: probe NLL change (positive = forgetting), on the curve subsets at every checkpoint of every rate. Thin lines: each rate's checkpoints (seed means); thick: the strategy's frontier (lower envelope: the least forgetting at each gain); bars: 95% t intervals over seeds at final points that have several seeds. After Biderman et al. 2024.\n"
+        "x: own-style NLL gained since step 0, y: probe NLL change (positive = forgetting), on the curve subsets at every checkpoint of every rate. Thin lines: each rate's checkpoints (seed means; a view around the frontiers, off-scale points on its top edge); thick: the frontier of those seed-mean checkpoints (lower envelope: the least forgetting at each gain; the tables and claim 5 read each seed's own frontier); bars: 95% t intervals over seeds at final points that have several seeds. After Biderman et al. 2024.\n"
     );
     let _ = writeln!(
         o,
