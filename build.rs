@@ -1,5 +1,5 @@
 //! Records the git revision and the candle version for the results' provenance columns, and
-//! whether the SmolLM2 GGUF is cached (the cfg `ablate_smollm2`), so that the tests that need it
+//! whether the SmolLM2 and Gemma 3 GGUFs are cached (the cfgs `ablate_smollm2`, `ablate_gemma3`), so that the tests that need it
 //! run where it is and show as ignored, with the reason, where it is not.
 
 use std::path::PathBuf;
@@ -50,10 +50,14 @@ fn main() {
 
     // Watch the cache folder (created so that watching it works), so a fetch flips the cfg.
     println!("cargo::rustc-check-cfg=cfg(ablate_smollm2)");
+    println!("cargo::rustc-check-cfg=cfg(ablate_gemma3)");
     let cache = model_cache();
     let _ = std::fs::create_dir_all(&cache);
     println!("cargo:rerun-if-changed={}", cache.display());
     if cache.join("SmolLM2-135M-Instruct.Q4_1.gguf").is_file() {
         println!("cargo:rustc-cfg=ablate_smollm2");
+    }
+    if cache.join("gemma-3-270m-q4_k_m.gguf").is_file() {
+        println!("cargo:rustc-cfg=ablate_gemma3");
     }
 }

@@ -100,6 +100,11 @@ impl ProductShapes {
                 c.num_hidden_layers,
             ),
             ArchConfig::GptNeo(c) => (c.num_heads, c.hidden_size, c.attention_layers.len()),
+            ArchConfig::Gemma3(c) => (
+                c.num_attention_heads,
+                c.num_attention_heads * c.head_dim,
+                c.layer_types.len(),
+            ),
         };
         Ok(Self {
             linears,

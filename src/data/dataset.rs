@@ -3,6 +3,12 @@
 //! Each file is cleaned, then cut once: the last `eval_fraction` of its characters (moved
 //! forward to the next paragraph break) is eval text, the rest train text. The two parts are
 //! tokenized separately, so no eval token can appear in any train window.
+//!
+//! A model whose tokenizer starts every text with a BOS token (Gemma: transformers adds `<bos>`,
+//! and without it Gemma 3 270M's perplexity on alice is 7.6x higher) gets it at the start of
+//! every block: each block is BOS + `seq_len - 1` text tokens, laid out in the stream itself so
+//! that every block, batch and offset below stays a plain slice of it. Tokenizers that add
+//! nothing (SmolLM2, GPT-Neo) see exactly the text tokens, as before.
 
 use std::path::{Path, PathBuf};
 
@@ -87,6 +93,29 @@ pub struct Dataset {
     pub files: Vec<PathBuf>,
     pub train: Vec<Vec<u32>>,
     pub eval: Vec<Vec<u32>>,
+    /// The token every block starts with, if the tokenizer adds one.
+    pub bos: Option<u32>,
+}
+
+/// The BOS token a tokenizer puts before every text (its post-processor), if any.
+pub fn block_prefix(tok: &Tokenizer) -> Option<u32> {
+    let enc = tok.encode("", true).ok()?;
+    match (enc.get_ids(), enc.get_special_tokens_mask()) {
+        ([id], [1]) => Some(*id),
+        _ => None,
+    }
+}
+
+/// `stream` cut into runs of `seq_len - 1` tokens, each led by `bos`.
+fn with_bos(stream: Vec<u32>, bos: Option<u32>, seq_len: usize) -> Vec<u32> {
+    let Some(bos) = bos else { return stream };
+    let text = seq_len.saturating_sub(1).max(1);
+    let mut out = Vec::with_capacity(stream.len() + stream.len() / text + 1);
+    for chunk in stream.chunks(text) {
+        out.push(bos);
+        out.extend_from_slice(chunk);
+    }
+    out
 }
 
 fn encode(tok: &Tokenizer, text: &str, file: &Path) -> Result<Vec<u32>> {
@@ -99,6 +128,7 @@ fn encode(tok: &Tokenizer, text: &str, file: &Path) -> Result<Vec<u32>> {
 
 impl Dataset {
     pub fn load(spec: &DatasetSpec, tok: &Tokenizer) -> Result<Self> {
+        let bos = block_prefix(tok);
         let mut train = Vec::new();
         let mut eval = Vec::new();
         let mut h = Sha256::new();
@@ -106,8 +136,8 @@ impl Dataset {
             let text = read_clean(f, spec.unwraps(f))?;
             hash_text(&mut h, f, &text);
             let split = split_text(f, &text, spec.eval_fraction);
-            train.push(encode(tok, &split.train, f)?);
-            eval.push(encode(tok, &split.eval, f)?);
+            train.push(with_bos(encode(tok, &split.train, f)?, bos, spec.seq_len));
+            eval.push(with_bos(encode(tok, &split.eval, f)?, bos, spec.seq_len));
         }
         // A short file (a two-page tutorial) adds no block of its own; the corpus needs at least
         // one block in each split.
@@ -131,6 +161,7 @@ impl Dataset {
             files: spec.files.clone(),
             train,
             eval,
+            bos,
         })
     }
 

@@ -10,6 +10,7 @@ use serde::Deserialize;
 pub enum ArchConfig {
     Llama(LlamaConfig),
     GptNeo(GptNeoConfig),
+    Gemma3(Gemma3Config),
 }
 
 impl ArchConfig {
@@ -17,6 +18,7 @@ impl ArchConfig {
         match self {
             Self::Llama(c) => c.vocab_size,
             Self::GptNeo(c) => c.vocab_size,
+            Self::Gemma3(c) => c.vocab_size,
         }
     }
 
@@ -24,6 +26,7 @@ impl ArchConfig {
         match self {
             Self::Llama(c) => c.max_position_embeddings,
             Self::GptNeo(c) => c.max_position_embeddings,
+            Self::Gemma3(c) => c.max_position_embeddings,
         }
     }
 
@@ -31,6 +34,7 @@ impl ArchConfig {
         match self {
             Self::Llama(c) => c.num_hidden_layers,
             Self::GptNeo(c) => c.attention_layers.len(),
+            Self::Gemma3(c) => c.layer_types.len(),
         }
     }
 
@@ -56,8 +60,13 @@ impl ArchConfig {
                 let raw: RawGptNeo = serde_json::from_str(text).context("bad gpt_neo config")?;
                 Ok(Self::GptNeo(raw.resolve()?))
             }
+            Some("gemma3_text") => {
+                let raw: RawGemma3 =
+                    serde_json::from_str(text).context("bad gemma3_text config")?;
+                Ok(Self::Gemma3(raw.resolve()?))
+            }
             Some(other) => bail!(
-                "field `model_type` is \"{other}\", which ablate does not implement (supported: \"llama\", \"gpt_neo\")"
+                "field `model_type` is \"{other}\", which ablate does not implement (supported: \"llama\", \"gpt_neo\", \"gemma3_text\")"
             ),
             None => bail!("field `model_type` is missing"),
         }
@@ -237,5 +246,209 @@ impl RawGptNeo {
             layer_norm_epsilon: self.layer_norm_epsilon,
             attention_layers: layers,
         })
+    }
+}
+
+/// Gemma 3's text model (`Gemma3ForCausalLM`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gemma3Config {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_attention_heads: usize,
+    pub num_key_value_heads: usize,
+    /// Independent of the hidden size (256 in every Gemma 3).
+    pub head_dim: usize,
+    pub rms_norm_eps: f64,
+    /// RoPE base of the global (full-attention) layers.
+    pub rope_theta: f64,
+    /// RoPE base of the sliding-window layers.
+    pub rope_local_theta: f64,
+    /// Keys a sliding-window query sees, itself included.
+    pub sliding_window: usize,
+    /// One entry per layer.
+    pub layer_types: Vec<AttentionKind>,
+    /// Scores are scaled by `query_pre_attn_scalar ** -0.5`, not by `head_dim ** -0.5`.
+    pub query_pre_attn_scalar: f64,
+    pub max_position_embeddings: usize,
+    pub tie_word_embeddings: bool,
+}
+
+impl Gemma3Config {
+    /// transformers' default layer pattern (`sliding_window_pattern` 6): every sixth layer global.
+    pub fn default_layer_types(layers: usize, pattern: usize) -> Vec<AttentionKind> {
+        (0..layers)
+            .map(|i| {
+                if (i + 1) % pattern == 0 {
+                    AttentionKind::Global
+                } else {
+                    AttentionKind::Local
+                }
+            })
+            .collect()
+    }
+
+    /// Checks shared by the config.json and GGUF paths; `what(field)` names the field as the
+    /// source spells it.
+    pub fn check(&self, what: &dyn Fn(&str) -> String) -> Result<()> {
+        let (h, kv) = (self.num_attention_heads, self.num_key_value_heads);
+        if h == 0 {
+            bail!("{} must be at least 1", what("num_attention_heads"))
+        }
+        if kv == 0 || !h.is_multiple_of(kv) {
+            bail!(
+                "{} ({kv}) must be at least 1 and divide {} ({h})",
+                what("num_key_value_heads"),
+                what("num_attention_heads")
+            )
+        }
+        if self.head_dim == 0 || !self.head_dim.is_multiple_of(2) {
+            bail!(
+                "{} ({}) must be even and at least 2 (RoPE rotates pairs)",
+                what("head_dim"),
+                self.head_dim
+            )
+        }
+        if self.sliding_window == 0 && self.layer_types.contains(&AttentionKind::Local) {
+            bail!(
+                "{} is 0: a sliding-window layer would see no token",
+                what("sliding_window")
+            )
+        }
+        if self.query_pre_attn_scalar <= 0.0 {
+            bail!("{} must be positive", what("query_pre_attn_scalar"))
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct Gemma3RopeParameters {
+    full_attention: Option<RopeParameters>,
+    sliding_attention: Option<RopeParameters>,
+}
+
+#[derive(Deserialize)]
+struct RawGemma3 {
+    vocab_size: usize,
+    hidden_size: usize,
+    intermediate_size: usize,
+    num_hidden_layers: usize,
+    num_attention_heads: usize,
+    num_key_value_heads: Option<usize>,
+    head_dim: Option<usize>,
+    hidden_activation: Option<String>,
+    rms_norm_eps: f64,
+    rope_theta: Option<f64>,
+    rope_local_base_freq: Option<f64>,
+    rope_parameters: Option<Gemma3RopeParameters>,
+    rope_scaling: Option<serde_json::Value>,
+    sliding_window: usize,
+    sliding_window_pattern: Option<usize>,
+    layer_types: Option<Vec<String>>,
+    query_pre_attn_scalar: Option<f64>,
+    final_logit_softcapping: Option<f64>,
+    attn_logit_softcapping: Option<f64>,
+    #[serde(default)]
+    use_bidirectional_attention: bool,
+    #[serde(default)]
+    attention_bias: bool,
+    max_position_embeddings: usize,
+    tie_word_embeddings: Option<bool>,
+}
+
+impl RawGemma3 {
+    fn resolve(self) -> Result<Gemma3Config> {
+        if let Some(act) = self
+            .hidden_activation
+            .as_deref()
+            .filter(|a| *a != "gelu_pytorch_tanh")
+        {
+            bail!("field `hidden_activation` is \"{act}\"; Gemma 3 here uses \"gelu_pytorch_tanh\"")
+        }
+        for (field, set) in [
+            (
+                "final_logit_softcapping",
+                self.final_logit_softcapping.is_some(),
+            ),
+            (
+                "attn_logit_softcapping",
+                self.attn_logit_softcapping.is_some(),
+            ),
+            (
+                "use_bidirectional_attention",
+                self.use_bidirectional_attention,
+            ),
+            ("attention_bias", self.attention_bias),
+            (
+                "rope_scaling",
+                self.rope_scaling.as_ref().is_some_and(|v| !v.is_null()),
+            ),
+        ] {
+            if set {
+                bail!(
+                    "field `{field}` is set; the Gemma 3 text model here implements it unset (as Gemma 3 270M ships)"
+                )
+            }
+        }
+        let (mut global, mut local) = (None, None);
+        if let Some(rp) = &self.rope_parameters {
+            for (slot, p, key) in [
+                (&mut global, &rp.full_attention, "full_attention"),
+                (&mut local, &rp.sliding_attention, "sliding_attention"),
+            ] {
+                if let Some(p) = p {
+                    if p.rope_type.as_deref().is_some_and(|t| t != "default") {
+                        bail!(
+                            "field `rope_parameters.{key}.rope_type`: only unscaled (\"default\") RoPE is implemented"
+                        )
+                    }
+                    *slot = p.rope_theta;
+                }
+            }
+        }
+        let layer_types = match &self.layer_types {
+            Some(kinds) => kinds
+                .iter()
+                .map(|k| match k.as_str() {
+                    "full_attention" => Ok(AttentionKind::Global),
+                    "sliding_attention" => Ok(AttentionKind::Local),
+                    other => bail!("field `layer_types` names unknown attention \"{other}\""),
+                })
+                .collect::<Result<Vec<_>>>()?,
+            None => {
+                let pattern = self.sliding_window_pattern.unwrap_or(6);
+                if pattern == 0 {
+                    bail!("field `sliding_window_pattern` is 0")
+                }
+                Gemma3Config::default_layer_types(self.num_hidden_layers, pattern)
+            }
+        };
+        if layer_types.len() != self.num_hidden_layers {
+            bail!(
+                "field `layer_types` lists {} layers but `num_hidden_layers` is {}",
+                layer_types.len(),
+                self.num_hidden_layers
+            )
+        }
+        let cfg = Gemma3Config {
+            vocab_size: self.vocab_size,
+            hidden_size: self.hidden_size,
+            intermediate_size: self.intermediate_size,
+            num_attention_heads: self.num_attention_heads,
+            num_key_value_heads: self.num_key_value_heads.unwrap_or(self.num_attention_heads),
+            head_dim: self.head_dim.unwrap_or(256),
+            rms_norm_eps: self.rms_norm_eps,
+            // transformers' defaults (Gemma3TextConfig.default_theta).
+            rope_theta: global.or(self.rope_theta).unwrap_or(1_000_000.0),
+            rope_local_theta: local.or(self.rope_local_base_freq).unwrap_or(10_000.0),
+            sliding_window: self.sliding_window,
+            layer_types,
+            query_pre_attn_scalar: self.query_pre_attn_scalar.unwrap_or(256.0),
+            max_position_embeddings: self.max_position_embeddings,
+            tie_word_embeddings: self.tie_word_embeddings.unwrap_or(true),
+        };
+        cfg.check(&|f| format!("field `{f}`"))?;
+        Ok(cfg)
     }
 }

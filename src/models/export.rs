@@ -39,6 +39,42 @@ impl ArchConfig {
                 "mlp_bias": c.mlp_bias,
                 "torch_dtype": "float32",
             }),
+            Self::Gemma3(c) => {
+                let kinds: Vec<&str> = c
+                    .layer_types
+                    .iter()
+                    .map(|k| match k {
+                        AttentionKind::Global => "full_attention",
+                        AttentionKind::Local => "sliding_attention",
+                    })
+                    .collect();
+                json!({
+                    "model_type": "gemma3_text",
+                    "architectures": ["Gemma3ForCausalLM"],
+                    "vocab_size": c.vocab_size,
+                    "hidden_size": c.hidden_size,
+                    "intermediate_size": c.intermediate_size,
+                    "num_hidden_layers": c.layer_types.len(),
+                    "num_attention_heads": c.num_attention_heads,
+                    "num_key_value_heads": c.num_key_value_heads,
+                    "head_dim": c.head_dim,
+                    "hidden_activation": "gelu_pytorch_tanh",
+                    "rms_norm_eps": c.rms_norm_eps,
+                    "rope_parameters": {
+                        "full_attention": { "rope_type": "default", "rope_theta": c.rope_theta },
+                        "sliding_attention": { "rope_type": "default", "rope_theta": c.rope_local_theta },
+                    },
+                    "sliding_window": c.sliding_window,
+                    "layer_types": kinds,
+                    "query_pre_attn_scalar": c.query_pre_attn_scalar,
+                    "final_logit_softcapping": null,
+                    "attn_logit_softcapping": null,
+                    "max_position_embeddings": c.max_position_embeddings,
+                    "tie_word_embeddings": c.tie_word_embeddings,
+                    "attention_bias": false,
+                    "torch_dtype": "float32",
+                })
+            }
             Self::GptNeo(c) => {
                 let kinds: Vec<Value> = c
                     .attention_layers

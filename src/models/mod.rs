@@ -5,6 +5,7 @@ pub mod causal_lm;
 pub mod config;
 pub mod export;
 pub mod fetch;
+pub mod gemma3;
 pub mod gguf;
 pub mod gpt_neo;
 pub mod hf;
@@ -104,6 +105,7 @@ pub fn build_lm(
     Ok(match arch {
         ArchConfig::Llama(c) => Box::new(llama::Llama::new(c, w, device)?),
         ArchConfig::GptNeo(c) => Box::new(gpt_neo::GptNeo::new(c, w, device)?),
+        ArchConfig::Gemma3(c) => Box::new(gemma3::Gemma3::new(c, w, device)?),
     })
 }
 

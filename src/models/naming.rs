@@ -51,6 +51,26 @@ pub const GPT_NEO: NamingTable = NamingTable {
     unused_ok: &[".attn.attention.bias", ".attn.attention.masked_bias"],
 };
 
+/// Gemma 3: the q/k norms live inside attention (`self_attn.q_norm`, `self_attn.k_norm`) and
+/// count as attention, as PEFT and the reference's "freeze the self-attention blocks" would have
+/// it; the four per-layer RMSNorms and the final norm are norms.
+pub const GEMMA3: NamingTable = NamingTable {
+    family: "gemma3",
+    layer_prefix: "model.layers.",
+    rules: &[
+        ("model.embed_tokens.", Group::Embeddings),
+        ("lm_head.", Group::Embeddings),
+        (".self_attn.", Group::Attention),
+        (".mlp.", Group::Mlp),
+        (".input_layernorm.", Group::Norms),
+        (".post_attention_layernorm.", Group::Norms),
+        (".pre_feedforward_layernorm.", Group::Norms),
+        (".post_feedforward_layernorm.", Group::Norms),
+        ("model.norm.", Group::Norms),
+    ],
+    unused_ok: &[],
+};
+
 impl NamingTable {
     /// Group and layer of `name`; `None` for a name this table does not know.
     pub fn describe(&self, name: &str) -> Option<ParamInfo> {
@@ -96,6 +116,7 @@ impl ArchConfig {
         match self {
             Self::Llama(_) => &LLAMA,
             Self::GptNeo(_) => &GPT_NEO,
+            Self::Gemma3(_) => &GEMMA3,
         }
     }
 }
@@ -128,6 +149,15 @@ mod tests {
             d(&GPT_NEO, "transformer.h.0.ln_2.weight"),
             Some((Group::Norms, Some(0)))
         );
+        assert_eq!(
+            d(&GEMMA3, "model.layers.5.self_attn.k_norm.weight"),
+            Some((Group::Attention, Some(5)))
+        );
+        assert_eq!(
+            d(&GEMMA3, "model.layers.0.pre_feedforward_layernorm.weight"),
+            Some((Group::Norms, Some(0)))
+        );
+        assert_eq!(d(&GEMMA3, "model.norm.weight"), Some((Group::Norms, None)));
         assert!(LLAMA.describe("rope_freqs.weight").is_none());
         assert!(LLAMA.describe_all(["model.norm.weight", "x.y"]).is_err());
     }

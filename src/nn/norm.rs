@@ -15,11 +15,27 @@ use super::slices::{contiguous_f32, fused_ok, grad_for, par_fill, with_cpu_f32};
 pub struct RmsNorm {
     weight: Param,
     eps: f64,
+    /// Added to the weight before it scales: 1 for Gemma (`x * (1 + w)`, weights stored
+    /// zero-centred), 0 for Llama.
+    offset: f64,
 }
 
 impl RmsNorm {
     pub fn new(weight: Param, eps: f64) -> Self {
-        Self { weight, eps }
+        Self {
+            weight,
+            eps,
+            offset: 0.0,
+        }
+    }
+
+    /// Gemma's RMSNorm, `norm(x) * (1 + w)`, computed in f32 as transformers' `Gemma3RMSNorm`.
+    pub fn one_centred(weight: Param, eps: f64) -> Self {
+        Self {
+            weight,
+            eps,
+            offset: 1.0,
+        }
     }
 
     pub fn params(&self) -> Vec<&Param> {
@@ -27,10 +43,18 @@ impl RmsNorm {
     }
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if fused_ok(x) {
-            rms_norm_fused(x, self.weight.tensor(), self.eps)
+        // A vector-sized op: a trainable weight still gets its gradient through it.
+        let shifted;
+        let w = if self.offset == 0.0 {
+            self.weight.tensor()
         } else {
-            rms_norm_composed(x, self.weight.tensor(), self.eps)
+            shifted = self.weight.tensor().affine(1.0, self.offset)?;
+            &shifted
+        };
+        if fused_ok(x) {
+            rms_norm_fused(x, w, self.eps)
+        } else {
+            rms_norm_composed(x, w, self.eps)
         }
     }
 }

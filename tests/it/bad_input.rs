@@ -170,44 +170,12 @@ fn dataset_catalog_errors_name_file_and_field() {
     assert!(msg.contains("no dataset named `bob`"), "{msg}");
 }
 
-/// The tiny GGUF fixture rewritten with `edit` applied to its metadata and extra tensors added.
 fn edited_gguf(
     name: &str,
     edit: impl FnOnce(&mut std::collections::HashMap<String, gguf_file::Value>),
     extra: &[&str],
 ) -> (tempfile::TempDir, String) {
-    use candle_core::quantized::{GgmlDType, QTensor};
-    let mut reader =
-        std::io::BufReader::new(std::fs::File::open(fixture("tiny-llama.gguf")).unwrap());
-    let content = gguf_file::Content::read(&mut reader).unwrap();
-    let mut md = content.metadata.clone();
-    edit(&mut md);
-    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
-    names.sort();
-    let mut tensors: Vec<(String, QTensor)> = names
-        .iter()
-        .map(|n| {
-            (
-                (*n).clone(),
-                content.tensor(&mut reader, n, &Device::Cpu).unwrap(),
-            )
-        })
-        .collect();
-    for n in extra {
-        let t = candle_core::Tensor::ones(4, candle_core::DType::F32, &Device::Cpu).unwrap();
-        tensors.push((
-            n.to_string(),
-            QTensor::quantize(&t, GgmlDType::F32).unwrap(),
-        ));
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(name);
-    let mut f = std::fs::File::create(&path).unwrap();
-    let md_refs: Vec<(&str, &gguf_file::Value)> = md.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    let t_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
-    gguf_file::write(&mut f, &md_refs, &t_refs).unwrap();
-    let p = path.to_string_lossy().into_owned();
-    (dir, p)
+    crate::common::edited_gguf("tiny-llama.gguf", name, edit, extra, &[])
 }
 
 #[test]

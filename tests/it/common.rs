@@ -1,3 +1,4 @@
+use candle_core::quantized::gguf_file;
 use std::path::{Path, PathBuf};
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -64,4 +65,51 @@ pub fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
+}
+
+/// The GGUF fixture `source` rewritten as `name` with `edit` applied to its metadata, `extra`
+/// tensors (4 ones) added and the tensors named in `drop` left out.
+pub fn edited_gguf(
+    source: &str,
+    name: &str,
+    edit: impl FnOnce(&mut std::collections::HashMap<String, gguf_file::Value>),
+    extra: &[&str],
+    drop: &[&str],
+) -> (tempfile::TempDir, String) {
+    use candle_core::Device;
+    use candle_core::quantized::{GgmlDType, QTensor};
+    let mut reader = std::io::BufReader::new(std::fs::File::open(fixture(source)).unwrap());
+    let content = gguf_file::Content::read(&mut reader).unwrap();
+    let mut md = content.metadata.clone();
+    edit(&mut md);
+    let mut names: Vec<&String> = content
+        .tensor_infos
+        .keys()
+        .filter(|n| !drop.contains(&n.as_str()))
+        .collect();
+    names.sort();
+    let mut tensors: Vec<(String, QTensor)> = names
+        .iter()
+        .map(|n| {
+            (
+                (*n).clone(),
+                content.tensor(&mut reader, n, &Device::Cpu).unwrap(),
+            )
+        })
+        .collect();
+    for n in extra {
+        let t = candle_core::Tensor::ones(4, candle_core::DType::F32, &Device::Cpu).unwrap();
+        tensors.push((
+            n.to_string(),
+            QTensor::quantize(&t, GgmlDType::F32).unwrap(),
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    let mut f = std::fs::File::create(&path).unwrap();
+    let md_refs: Vec<(&str, &gguf_file::Value)> = md.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let t_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    gguf_file::write(&mut f, &md_refs, &t_refs).unwrap();
+    let p = path.to_string_lossy().into_owned();
+    (dir, p)
 }

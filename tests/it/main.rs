@@ -13,6 +13,7 @@ mod common;
 mod data;
 mod docs;
 mod exports;
+mod gemma3;
 mod grid;
 mod hub;
 mod measurement;

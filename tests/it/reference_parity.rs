@@ -6,7 +6,7 @@ use ablate::eval::next_token_loss;
 use ablate::models;
 use candle_core::{DType, Device, Tensor};
 
-fn reference(dir: &str) -> (Tensor, Tensor, f32) {
+pub(crate) fn reference(dir: &str) -> (Tensor, Tensor, f32) {
     let r =
         candle_core::safetensors::load(fixture(dir).join("reference.safetensors"), &Device::Cpu)
             .unwrap();
@@ -15,7 +15,7 @@ fn reference(dir: &str) -> (Tensor, Tensor, f32) {
     (ids, r["logits"].clone(), loss)
 }
 
-fn check(model: &str, reference_dir: &str) -> (f32, f32) {
+pub(crate) fn check(model: &str, reference_dir: &str) -> (f32, f32) {
     let m = models::load_frozen(model, &Device::Cpu).unwrap();
     let (ids, want_logits, want_loss) = reference(reference_dir);
     let logits = m.lm.forward(&ids).unwrap();
