@@ -206,3 +206,35 @@ fn blocks_start_with_bos_where_the_tokenizer_adds_one() {
     let llama = models::load_frozen(fixture("tiny-llama").to_str().unwrap(), &Device::Cpu).unwrap();
     assert_eq!(Dataset::load(&spec, &llama.tokenizer).unwrap().bos, None);
 }
+
+#[test]
+fn gguf_with_an_unsupported_quantization_type_names_the_tensor() {
+    // Rewrite one tensor's ggml type in the header to 23 (IQ4_XS, which candle cannot read).
+    let mut bytes = std::fs::read(fixture(GGUF)).unwrap();
+    let name = b"blk.3.ffn_up.weight";
+    let at = bytes
+        .windows(name.len())
+        .position(|w| w == name)
+        .expect("tensor name in the header");
+    // name, then n_dims (u32) and that many u64 dims, then the type (u32).
+    let dims_at = at + name.len();
+    let n = u32::from_le_bytes(bytes[dims_at..dims_at + 4].try_into().unwrap()) as usize;
+    let type_at = dims_at + 4 + 8 * n;
+    assert_eq!(
+        &bytes[type_at..type_at + 4],
+        &0u32.to_le_bytes(),
+        "an F32 tensor"
+    );
+    bytes[type_at..type_at + 4].copy_from_slice(&23u32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("iq4.gguf");
+    std::fs::write(&p, bytes).unwrap();
+    let msg = load_err(p.to_str().unwrap());
+    assert!(
+        msg.contains("iq4.gguf")
+            && msg.contains("`blk.3.ffn_up.weight`")
+            && msg.contains("IQ4_XS")
+            && msg.contains("Q4_K"),
+        "{msg}"
+    );
+}

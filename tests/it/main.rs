@@ -14,6 +14,7 @@ mod data;
 mod docs;
 mod exports;
 mod gemma3;
+mod gemma3_real;
 mod grid;
 mod hub;
 mod measurement;

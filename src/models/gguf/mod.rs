@@ -4,6 +4,7 @@
 //! (tokenizer.rs).
 
 mod gemma3;
+mod header;
 mod llama;
 mod meta;
 mod tokenizer;
@@ -30,8 +31,16 @@ fn open(path: &Path) -> Result<(BufReader<File>, Content)> {
     }
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut reader = BufReader::new(file);
-    let content = Content::read(&mut reader)
-        .map_err(|e| anyhow!("{} is not a readable GGUF file: {e}", path.display()))?;
+    let content = Content::read(&mut reader).map_err(|e| {
+        match header::unreadable_tensor(path) {
+            Some((name, t, kind)) => anyhow!(
+                "{}: GGUF tensor `{name}` has quantization type {kind} (ggml type {t}), which ablate cannot dequantize (supported: {})",
+                path.display(),
+                header::supported()
+            ),
+            None => anyhow!("{} is not a readable GGUF file: {e}", path.display()),
+        }
+    })?;
     Ok((reader, content))
 }
 
