@@ -269,7 +269,7 @@ pub struct Gemma3Config {
     /// One entry per layer.
     pub layer_types: Vec<AttentionKind>,
     /// Scores are scaled by `query_pre_attn_scalar ** -0.5`, not by `head_dim ** -0.5`.
-    pub query_pre_attn_scalar: f64,
+    pub query_pre_attn_scalar: usize,
     pub max_position_embeddings: usize,
     pub tie_word_embeddings: bool,
 }
@@ -315,7 +315,7 @@ impl Gemma3Config {
                 what("sliding_window")
             )
         }
-        if self.query_pre_attn_scalar <= 0.0 {
+        if self.query_pre_attn_scalar == 0 {
             bail!("{} must be positive", what("query_pre_attn_scalar"))
         }
         Ok(())
@@ -346,7 +346,7 @@ struct RawGemma3 {
     sliding_window: usize,
     sliding_window_pattern: Option<usize>,
     layer_types: Option<Vec<String>>,
-    query_pre_attn_scalar: Option<f64>,
+    query_pre_attn_scalar: Option<usize>,
     final_logit_softcapping: Option<f64>,
     attn_logit_softcapping: Option<f64>,
     #[serde(default)]
@@ -444,7 +444,7 @@ impl RawGemma3 {
             rope_local_theta: local.or(self.rope_local_base_freq).unwrap_or(10_000.0),
             sliding_window: self.sliding_window,
             layer_types,
-            query_pre_attn_scalar: self.query_pre_attn_scalar.unwrap_or(256.0),
+            query_pre_attn_scalar: self.query_pre_attn_scalar.unwrap_or(256),
             max_position_embeddings: self.max_position_embeddings,
             tie_word_embeddings: self.tie_word_embeddings.unwrap_or(true),
         };

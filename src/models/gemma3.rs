@@ -127,7 +127,7 @@ impl Block {
             heads: cfg.num_attention_heads,
             kv_heads: cfg.num_key_value_heads,
             head_dim: cfg.head_dim,
-            scale: 1.0 / cfg.query_pre_attn_scalar.sqrt(),
+            scale: 1.0 / (cfg.query_pre_attn_scalar as f64).sqrt(),
             window: (self.kind == AttentionKind::Local).then_some(cfg.sliding_window),
         };
         let q = per_head(&self.q_norm, &self.q_proj.forward(x)?, cfg.head_dim)?;

@@ -18,7 +18,7 @@ use crate::models::config::Gemma3Config;
 /// Gemma 3's published layer pattern, local RoPE base and score scalar (see the module note).
 const SLIDING_WINDOW_PATTERN: usize = 6;
 const ROPE_LOCAL_BASE: f64 = 10_000.0;
-const QUERY_PRE_ATTN_SCALAR: f64 = 256.0;
+const QUERY_PRE_ATTN_SCALAR: usize = 256;
 
 pub(crate) fn hf_name(gguf: &str) -> Option<String> {
     match gguf {
