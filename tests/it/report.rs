@@ -174,25 +174,26 @@ fn committed_reports_regenerate_exactly() {
         root.join("results/paper/runs").is_dir(),
         "results/paper is committed"
     );
-    // The paper report names the pilot's picks; the pilot has its own report.
+    // The main report is the frontier program's (the README's report command); the paper grid's
+    // names the pilot's picks; the pilot has its own report.
     for (results, pilot, reports, cmd) in [
+        (
+            root.join("results/frontier"),
+            None,
+            root.join("reports"),
+            "ablate report --results results/frontier",
+        ),
         (
             root.join("results/paper"),
             Some(root.join("results/pilot")),
-            root.join("reports"),
-            "ablate report --results results/paper --pilot results/pilot",
+            root.join("reports/paper"),
+            "ablate report --results results/paper --pilot results/pilot --out reports/paper",
         ),
         (
             root.join("results/pilot"),
             None,
             root.join("reports/pilot"),
             "ablate report --results results/pilot --out reports/pilot",
-        ),
-        (
-            root.join("results/frontier"),
-            None,
-            root.join("reports/frontier"),
-            "ablate report --results results/frontier --out reports/frontier",
         ),
     ] {
         let out = tempfile::tempdir().unwrap();
@@ -203,8 +204,8 @@ fn committed_reports_regenerate_exactly() {
         let summary = ablate::report::build_with(&results, out.path(), opts).unwrap();
         assert!(!summary.files.is_empty());
         // The whole folder: a file the command no longer writes is an orphan (a nested report's
-        // own folder, reports/pilot or reports/frontier, is compared in its own turn).
-        let nested = [root.join("reports/pilot"), root.join("reports/frontier")];
+        // own folder, reports/pilot or reports/paper, is compared in its own turn).
+        let nested = [root.join("reports/pilot"), root.join("reports/paper")];
         let (written, committed) = (
             files_under(out.path(), &nested),
             files_under(&reports, &nested),
