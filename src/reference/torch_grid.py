@@ -158,9 +158,10 @@ def run_plan(plan_path: pathlib.Path, results: pathlib.Path, threads: int) -> No
         sample_prompt=s["sample_prompt"], status="failed",
     )
     # Further settings, where this schema has their columns.
-    for c in ("validation_blocks", "sample_tokens"):
+    # (validation_blocks is left out of the plan's settings when 0, as out of the run id.)
+    for c, default in (("validation_blocks", 0), ("sample_tokens", None)):
         if c in row:
-            row[c] = s[c]
+            row[c] = s.get(c, default)
     if "lr_sweep" in row:
         row["lr_sweep"] = plan.get("lr_sweep")
     steps_rows, eval_rows = [], []
