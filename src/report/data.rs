@@ -9,6 +9,7 @@ use polars::prelude::*;
 
 pub use super::evidence::Evidence;
 use super::evidence::load_evidence;
+pub use super::experiment::{Experiment, find};
 use super::style;
 use crate::results::Status;
 use crate::results::frame::{numbers, strings_required};
@@ -88,32 +89,6 @@ fn numeric_columns() -> impl Iterator<Item = &'static str> {
         .map(|c| c.name)
 }
 
-/// A report is about one experiment: runs of several grids or models under one folder would be
-/// pooled into the same (dataset, strategy) cells, so they are refused with what was found.
-fn one_experiment(runs: &DataFrame, root: &Path) -> Result<()> {
-    let (grids, models) = (
-        strings_required(runs, "grid")?,
-        strings_required(runs, "model")?,
-    );
-    let mut found: BTreeMap<(String, String), usize> = BTreeMap::new();
-    for (g, m) in grids.into_iter().zip(models) {
-        *found.entry((g, m)).or_default() += 1;
-    }
-    if found.len() > 1 {
-        let list: Vec<String> = found
-            .iter()
-            .map(|((g, m), n)| format!("grid `{g}` / model `{m}` ({n} runs)"))
-            .collect();
-        bail!(
-            "{} holds runs of {} experiments: {}; point --results at one grid's folder, or pass --mix-experiments to pool them knowingly",
-            root.display(),
-            found.len(),
-            list.join(", ")
-        )
-    }
-    Ok(())
-}
-
 fn with_derived(df: DataFrame) -> LazyFrame {
     let own = ((col("ppl_after") / col("ppl_before") - lit(1.0)) * lit(100.0)).alias("d_own_pct");
     let cross = ((col("ppl_after_cross") / col("ppl_before_cross") - lit(1.0)) * lit(100.0))
@@ -124,27 +99,43 @@ fn with_derived(df: DataFrame) -> LazyFrame {
 }
 
 impl Results {
-    /// Every run below `root`; ablate's own (candle) rows are the report's subject, other
+    /// Every run below `root`, which must hold one experiment (one model, one grid) unless
+    /// `mix_experiments` pools them; ablate's own (candle) rows are the report's subject, other
     /// frameworks' rows become `references`.
     pub fn load(root: &Path, mix_experiments: bool) -> Result<Self> {
-        Self::load_only(root, mix_experiments, None)
+        let found = find(&[root.to_path_buf()], mix_experiments)?;
+        if found.len() > 1 {
+            let models: Vec<String> = found.iter().map(Experiment::folder).collect();
+            bail!(
+                "{} holds runs of {} models ({}): each is its own experiment, read one at a time",
+                root.display(),
+                found.len(),
+                models.join(", ")
+            )
+        }
+        match found.first() {
+            Some(one) => Self::load_only(one, None),
+            None => bail!("no runs under {}", root.display()),
+        }
     }
 
-    /// As `load`, keeping only the runs whose ids `keep` lists (all with None): a sweep's
+    /// The runs of one experiment, keeping only the ids `keep` lists (all with None): a sweep's
     /// per-strategy sections read its picked rates' runs.
     pub fn load_only(
-        root: &Path,
-        mix_experiments: bool,
+        experiment: &Experiment,
         keep: Option<&std::collections::BTreeSet<String>>,
     ) -> Result<Self> {
+        let root = experiment.root.as_path();
         let Some(mut all) = read_table(root, "runs")? else {
             bail!(
                 "no results under {} (expected runs/*.parquet)",
                 root.display()
             )
         };
-        if !mix_experiments {
-            one_experiment(&all, root)?;
+        if let Some(model) = &experiment.model {
+            let models = strings_required(&all, "model")?;
+            let mask: BooleanChunked = models.iter().map(|m| Some(m == model)).collect();
+            all = all.filter(&mask)?;
         }
         if let Some(keep) = keep {
             let ids = strings_required(&all, "run_id")?;
@@ -167,7 +158,7 @@ impl Results {
                 .collect()
         };
         let mut results = Self::from_frame(only(&main)?, &curves)?;
-        results.evidence = load_evidence(root)?;
+        results.evidence = load_evidence(root, experiment.model.as_deref())?;
         for fw in frameworks.iter().filter(|f| **f != main) {
             results
                 .references

@@ -36,7 +36,9 @@ pub struct Evidence {
     pub latency: Vec<LatencyRow>,
 }
 
-pub(super) fn load_evidence(root: &Path) -> Result<Evidence> {
+/// `model`: keep only its bench and latency rows (the other tables are read by run id).
+pub(super) fn load_evidence(root: &Path, model: Option<&str>) -> Result<Evidence> {
+    let ours = |m: &str| model.is_none_or(|x| x == m);
     let mut e = Evidence::default();
     if let Some(df) = read_table(root, "curves")? {
         for c in read_curves(&df)? {
@@ -92,12 +94,15 @@ pub(super) fn load_evidence(root: &Path) -> Result<Evidence> {
         }
     }
     if let Some(df) = read_table(root, "latency")? {
-        e.latency = read_latency(&df)?;
+        e.latency = read_latency(&df)?
+            .into_iter()
+            .filter(|l| ours(&l.model))
+            .collect();
     }
     if let Some(df) = read_table(root, "bench")? {
         for b in read_bench(&df)?
             .into_iter()
-            .filter(|b| b.framework == "candle")
+            .filter(|b| b.framework == "candle" && ours(&b.model))
         {
             let mem = b.peak_mem_bytes.map(|m| m as f64);
             e.bench

@@ -8,6 +8,7 @@ pub mod claims;
 pub mod compare;
 pub mod data;
 pub mod evidence;
+pub mod experiment;
 pub mod frontier;
 pub mod markdown;
 pub mod pilot;
@@ -16,9 +17,10 @@ pub mod stats;
 pub mod style;
 pub mod sweep;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use experiment::Experiment;
 
 /// What a report build produced.
 #[derive(Debug, Default)]
@@ -31,28 +33,77 @@ pub struct ReportSummary {
 /// How to read the results folder.
 #[derive(Clone, Debug, Default)]
 pub struct ReportOptions {
-    /// Pool runs of several grids or models into one report (refused otherwise).
+    /// Pool the runs of one folder into one experiment whatever grids and models they belong to
+    /// (otherwise each model is its own experiment, and one model under several grids is refused).
     pub mix_experiments: bool,
     /// The learning-rate pilot's results: its picks go into the Limits section.
     pub pilot: Option<std::path::PathBuf>,
 }
 
-/// The report of the one experiment (grid and model) under `results`.
+/// The report of the experiments under `results` (one per model).
 pub fn build(results: &Path, out: &Path) -> Result<ReportSummary> {
     build_with(results, out, ReportOptions::default())
 }
 
 pub fn build_with(results: &Path, out: &Path, opts: ReportOptions) -> Result<ReportSummary> {
-    let all = data::Results::load(results, opts.mix_experiments)?;
+    build_many(&[results.to_path_buf()], out, opts)
+}
+
+/// The report over every experiment under `roots`. One experiment: its report in `out`. Several
+/// (models): each model's full report in `out/<model>/`, and `out/REPORT.md` judges every claim
+/// per model side by side and says where the models disagree.
+pub fn build_many(roots: &[PathBuf], out: &Path, opts: ReportOptions) -> Result<ReportSummary> {
+    let experiments = experiment::find(roots, opts.mix_experiments)?;
+    if let [one] = experiments.as_slice() {
+        let b = build_one(one, out, &opts)?;
+        return Ok(ReportSummary {
+            runs: b.runs,
+            files: b.files,
+            missing: b.missing,
+        });
+    }
+    let mut built = Vec::new();
+    for e in &experiments {
+        built.push(build_one(e, &out.join(e.folder()), &opts)?);
+    }
+    let md = markdown::models::render(&built);
+    std::fs::write(out.join("REPORT.md"), md)
+        .with_context(|| format!("cannot write {}/REPORT.md", out.display()))?;
+    let mut summary = ReportSummary::default();
+    for b in &built {
+        summary.runs += b.runs;
+        let folder = b.experiment.folder();
+        summary
+            .files
+            .extend(b.files.iter().map(|f| format!("{folder}/{f}")));
+        summary
+            .missing
+            .extend(b.missing.iter().map(|m| format!("{folder}: {m}")));
+    }
+    summary.files.push("REPORT.md".into());
+    Ok(summary)
+}
+
+/// One experiment's report into `out`.
+fn build_one(
+    e: &Experiment,
+    out: &Path,
+    opts: &ReportOptions,
+) -> Result<markdown::models::ModelReport> {
+    let all = data::Results::load_only(e, None)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     if pilot::is_pilot(&all) {
         // A learning-rate pilot is not an experiment to judge: its report is the picks.
         std::fs::write(out.join("PILOT.md"), pilot::render(&all))
             .with_context(|| format!("cannot write {}/PILOT.md", out.display()))?;
-        return Ok(ReportSummary {
+        let files = vec!["PILOT.md".to_string()];
+        return Ok(markdown::models::ModelReport {
+            experiment: e.clone(),
             runs: all.runs.len(),
-            files: vec!["PILOT.md".into()],
             missing: all.missing.clone(),
+            all,
+            claims: None,
+            files,
         });
     }
     // A sweep: the per-strategy sections and claims read each cell's picked rate; the sweep and
@@ -65,23 +116,31 @@ pub fn build_with(results: &Path, out: &Path, opts: ReportOptions) -> Result<Rep
     };
     let data = if swept {
         let keep = sweep::picked_runs(&all, &picks);
-        data::Results::load_only(results, opts.mix_experiments, Some(&keep))?
+        data::Results::load_only(e, Some(&keep))?
     } else {
         all.clone()
     };
     let mut files = charts::draw_all(&data, &all, &picks, out)?;
     let claims = claims::judge(&data, &all);
+    // A pilot's picks belong to the model it tuned.
     let tuning = match &opts.pilot {
-        Some(p) => Some(pilot::summary(&data::Results::load(p, false)?, &data)),
+        Some(p) => {
+            let pilot = data::Results::load(p, false)?;
+            let same = pilot.runs.first().map(|r| &r.model) == data.runs.first().map(|r| &r.model);
+            same.then(|| pilot::summary(&pilot, &data))
+        }
         None => None,
     };
     let md = markdown::render(&data, &all, &picks, &claims, &files, tuning.as_deref());
     std::fs::write(out.join("REPORT.md"), md)
         .with_context(|| format!("cannot write {}/REPORT.md", out.display()))?;
     files.push("REPORT.md".into());
-    Ok(ReportSummary {
+    Ok(markdown::models::ModelReport {
+        experiment: e.clone(),
         runs: data.runs.len(),
-        files,
         missing: data.missing.clone(),
+        all,
+        claims: Some(claims),
+        files,
     })
 }

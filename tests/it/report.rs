@@ -332,3 +332,154 @@ fn paired_arithmetic_lives_in_the_comparison_module() {
         found.join("\n")
     );
 }
+
+/// Rewrite every runs row under `dir` with `edit`, in place (same files, same run ids).
+fn edit_runs(dir: &Path, edit: impl Fn(&mut RunRow)) {
+    use polars::prelude::*;
+    for e in std::fs::read_dir(dir.join("runs")).unwrap().flatten() {
+        let p = e.path();
+        let df = ParquetReader::new(std::fs::File::open(&p).unwrap())
+            .finish()
+            .unwrap();
+        let mut rows = ablate::results::schema::read_runs(&df).unwrap();
+        rows.iter_mut().for_each(&edit);
+        let mut out = ablate::results::schema::runs_frame(&rows).unwrap();
+        ParquetWriter::new(std::fs::File::create(&p).unwrap())
+            .finish(&mut out)
+            .unwrap();
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            copy_tree(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// Each model is its own experiment within one report: its own folder and full report, its
+/// verdicts from its own rows only, a claims table with a column per model, and the claims on
+/// which the models' verdicts differ named as disagreements.
+#[test]
+fn two_models_are_two_experiments_in_one_report() {
+    let res = tempfile::tempdir().unwrap();
+    crate::common::run_tiny_grid(res.path());
+    // Peak memory set so that claim 2 must differ: the first model's frozen runs save 27%
+    // against full (in the claimed band), the twin's use twice full's.
+    let full_peak = 1_000_000_000u64;
+    let twin = tempfile::tempdir().unwrap();
+    copy_tree(res.path(), twin.path());
+    edit_runs(res.path(), |r| {
+        r.peak_mem_bytes = Some(match r.strategy.as_str() {
+            "attn_embed_frozen" => full_peak * 73 / 100,
+            _ => full_peak,
+        })
+    });
+    edit_runs(twin.path(), |r| {
+        r.model = "tiny-twin".into();
+        r.peak_mem_bytes = Some(match r.strategy.as_str() {
+            "attn_embed_frozen" => full_peak * 2,
+            _ => full_peak,
+        })
+    });
+    let out = tempfile::tempdir().unwrap();
+    let summary = ablate::report::build_many(
+        &[res.path().to_path_buf(), twin.path().to_path_buf()],
+        out.path(),
+        Default::default(),
+    )
+    .unwrap();
+    assert!(
+        summary
+            .files
+            .contains(&"tiny-gpt-neo/REPORT.md".to_string())
+    );
+    assert!(summary.files.contains(&"tiny-twin/memory.png".to_string()));
+    for model in ["tiny-gpt-neo", "tiny-twin"] {
+        let md = std::fs::read_to_string(out.path().join(model).join("REPORT.md")).unwrap();
+        assert!(
+            md.contains(&format!("| model | {model} |")),
+            "{model}'s report is about {model} alone"
+        );
+    }
+    let md = std::fs::read_to_string(out.path().join("REPORT.md")).unwrap();
+    assert!(
+        md.contains("| claim | tiny-gpt-neo | tiny-twin | rule |"),
+        "{md}"
+    );
+    let claim2 = md
+        .lines()
+        .find(|l| l.starts_with("| 2. "))
+        .expect("claim 2's row");
+    let cells: Vec<&str> = claim2.split(" | ").collect();
+    assert!(cells[1].starts_with("**supported**"), "{claim2}");
+    assert!(cells[2].starts_with("**not supported**"), "{claim2}");
+    let disagree = md.split("### Where the models disagree").nth(1).unwrap();
+    assert!(
+        disagree.contains(
+            "Claim 2: the models disagree (tiny-gpt-neo supported, tiny-twin not supported)"
+        ),
+        "{disagree}"
+    );
+    assert!(
+        !disagree.contains("Claim 1:"),
+        "both read GPT-Neo-125M's config: no disagreement on claim 1"
+    );
+    assert!(md.contains("[tiny-twin/REPORT.md](tiny-twin/REPORT.md)"));
+    // One model under two folders is one experiment given twice: refused, with both named.
+    let msg = format!(
+        "{:#}",
+        ablate::report::build_many(
+            &[res.path().to_path_buf(), res.path().to_path_buf()],
+            tempfile::tempdir().unwrap().path(),
+            Default::default(),
+        )
+        .unwrap_err()
+    );
+    assert!(
+        msg.contains("runs of model `tiny-gpt-neo` are under both"),
+        "{msg}"
+    );
+}
+
+/// In one folder, each model's runs are read apart: the experiments are found per model, and a
+/// model's results hold its runs only.
+#[test]
+fn one_folder_with_two_models_splits_by_model() {
+    use ablate::report::data::{Experiment, Results, find};
+    let res = tempfile::tempdir().unwrap();
+    let dir = ResultsDir::new(res.path());
+    for (id, model) in [
+        ("000000000001", "a"),
+        ("000000000002", "b"),
+        ("000000000003", "b"),
+    ] {
+        let row = RunRow {
+            run_id: id.into(),
+            grid: "g".into(),
+            model: model.into(),
+            dataset: "alice".into(),
+            strategy: "full".into(),
+            framework: "candle".into(),
+            status: ablate::results::Status::Ok,
+            ..RunRow::default()
+        };
+        dir.write_run(&row, &[], &[]).unwrap();
+    }
+    let found = find(&[res.path().to_path_buf()], false).unwrap();
+    assert_eq!(
+        found.iter().map(Experiment::folder).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    let b = Results::load_only(&found[1], None).unwrap();
+    assert_eq!(b.runs.len(), 2);
+    assert!(b.runs.iter().all(|r| r.model == "b"));
+    // A caller that wants one experiment from the folder is told there are two.
+    let msg = format!("{:#}", Results::load(res.path(), false).unwrap_err());
+    assert!(msg.contains("2 models (a, b)"), "{msg}");
+}

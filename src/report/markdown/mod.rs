@@ -5,6 +5,7 @@ mod cells;
 mod cost;
 mod frameworks;
 mod frontier;
+pub mod models;
 mod quality;
 mod runs;
 mod setup;
