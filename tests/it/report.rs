@@ -174,23 +174,26 @@ fn committed_reports_regenerate_exactly() {
         root.join("results/paper/runs").is_dir(),
         "results/paper is committed"
     );
-    // The main report is the frontier program's (the README's report command); the paper grid's
-    // names the pilot's picks; the pilot has its own report.
+    // The main report is the frontier programs' on both models (the README's report command);
+    // the paper grid's names the pilot's picks; the pilot has its own report.
     for (results, pilot, reports, cmd) in [
         (
-            root.join("results/frontier"),
+            vec![
+                root.join("results/frontier"),
+                root.join("results/frontier-gemma3"),
+            ],
             None,
             root.join("reports"),
-            "ablate report --results results/frontier",
+            "ablate report --results results/frontier --results results/frontier-gemma3",
         ),
         (
-            root.join("results/paper"),
+            vec![root.join("results/paper")],
             Some(root.join("results/pilot")),
             root.join("reports/paper"),
             "ablate report --results results/paper --pilot results/pilot --out reports/paper",
         ),
         (
-            root.join("results/pilot"),
+            vec![root.join("results/pilot")],
             None,
             root.join("reports/pilot"),
             "ablate report --results results/pilot --out reports/pilot",
@@ -201,7 +204,7 @@ fn committed_reports_regenerate_exactly() {
             pilot,
             ..Default::default()
         };
-        let summary = ablate::report::build_with(&results, out.path(), opts).unwrap();
+        let summary = ablate::report::build_many(&results, out.path(), opts).unwrap();
         assert!(!summary.files.is_empty());
         // The whole folder: a file the command no longer writes is an orphan (a nested report's
         // own folder, reports/pilot or reports/paper, is compared in its own turn).
