@@ -40,6 +40,7 @@ where
                 ]
             })
         });
+        // Padded in log space, drawn on a log axis, so that ticks sit at the rates they name.
         let (x0, x1) = padded(xs);
         let (y0, y1) = padded(ys);
         let mut chart = ChartBuilder::on(&panels[i])
@@ -47,8 +48,8 @@ where
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(64)
-            .build_cartesian_2d(x0..x1, y0..y1)?;
-        let fmt = |x: &f64| format!("{:.0e}", 10f64.powf(*x));
+            .build_cartesian_2d((10f64.powf(x0)..10f64.powf(x1)).log_scale(), y0..y1)?;
+        let fmt = |x: &f64| format!("{x:.0e}");
         chart
             .configure_mesh()
             .x_desc("peak learning rate (log scale)")
@@ -59,13 +60,13 @@ where
             .draw()?;
         for p in &here {
             let col = colour(&p.strategy, &data.strategies);
-            let pts: Vec<(f64, f64)> = p.trials.iter().map(|t| (t.lr.log10(), t.after)).collect();
+            let pts: Vec<(f64, f64)> = p.trials.iter().map(|t| (t.lr, t.after)).collect();
             chart.draw_series(LineSeries::new(pts.iter().copied(), col.stroke_width(2)))?;
             chart.draw_series(pts.iter().map(|q| Circle::new(*q, 4, col.filled())))?;
             for t in &p.trials {
                 if let Some(i) = t.after_interval() {
                     chart.draw_series(std::iter::once(ErrorBar::new_vertical(
-                        t.lr.log10(),
+                        t.lr,
                         i.lo,
                         i.estimate,
                         i.hi,
@@ -76,7 +77,7 @@ where
             }
             if let Some(t) = p.trials.iter().find(|t| t.lr == p.lr) {
                 chart.draw_series(std::iter::once(Circle::new(
-                    (t.lr.log10(), t.after),
+                    (t.lr, t.after),
                     9,
                     col.stroke_width(2),
                 )))?;

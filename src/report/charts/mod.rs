@@ -48,7 +48,8 @@ pub fn draw_all(data: &Results, all: &Results, picks: &[Pick], out: &Path) -> Re
     let mut files = Vec::new();
     if !picks.is_empty() {
         let n = all.datasets.len().max(1) as u32;
-        render!(out, files, "learning_rates", (560 * n + 40, 480), |r| {
+        // At least the width the title needs with one dataset's panel.
+        render!(out, files, "learning_rates", ((560 * n + 40).max(1000), 480), |r| {
             frontier::learning_rates(r, all, picks)
         });
     }
