@@ -49,9 +49,13 @@ pub fn draw_all(data: &Results, all: &Results, picks: &[Pick], out: &Path) -> Re
     if !picks.is_empty() {
         let n = all.datasets.len().max(1) as u32;
         // At least the width the title needs with one dataset's panel.
-        render!(out, files, "learning_rates", ((560 * n + 40).max(1000), 480), |r| {
-            frontier::learning_rates(r, all, picks)
-        });
+        render!(
+            out,
+            files,
+            "learning_rates",
+            ((560 * n + 40).max(1000), 480),
+            |r| { frontier::learning_rates(r, all, picks) }
+        );
     }
     let frontier_probes = crate::report::frontier::probes(all).len() as u32;
     if frontier_probes > 0 && !all.evidence.eval_curves.is_empty() {
