@@ -9,6 +9,7 @@ use polars::prelude::*;
 
 pub use super::evidence::Evidence;
 use super::evidence::load_evidence;
+use super::experiment::runs_table;
 pub use super::experiment::{Experiment, find};
 use super::style;
 use crate::results::Status;
@@ -103,19 +104,18 @@ impl Results {
     /// `mix_experiments` pools them; ablate's own (candle) rows are the report's subject, other
     /// frameworks' rows become `references`.
     pub fn load(root: &Path, mix_experiments: bool) -> Result<Self> {
-        let found = find(&[root.to_path_buf()], mix_experiments)?;
-        if found.len() > 1 {
-            let models: Vec<String> = found.iter().map(Experiment::folder).collect();
-            bail!(
-                "{} holds runs of {} models ({}): each is its own experiment, read one at a time",
-                root.display(),
-                found.len(),
-                models.join(", ")
-            )
-        }
-        match found.first() {
-            Some(one) => Self::load_only(one, None),
-            None => bail!("no runs under {}", root.display()),
+        match find(&[root.to_path_buf()], mix_experiments)?.as_slice() {
+            [one] => Self::load_only(one, None),
+            [] => bail!("no runs under {}", root.display()),
+            several => {
+                let models: Vec<String> = several.iter().map(Experiment::folder).collect();
+                bail!(
+                    "{} holds runs of {} models ({}): each is its own experiment, read one at a time",
+                    root.display(),
+                    several.len(),
+                    models.join(", ")
+                )
+            }
         }
     }
 
@@ -126,12 +126,7 @@ impl Results {
         keep: Option<&std::collections::BTreeSet<String>>,
     ) -> Result<Self> {
         let root = experiment.root.as_path();
-        let Some(mut all) = read_table(root, "runs")? else {
-            bail!(
-                "no results under {} (expected runs/*.parquet)",
-                root.display()
-            )
-        };
+        let mut all = runs_table(root)?;
         if let Some(model) = &experiment.model {
             let models = strings_required(&all, "model")?;
             let mask: BooleanChunked = models.iter().map(|m| Some(m == model)).collect();

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
+use polars::prelude::DataFrame;
 
 use crate::results::frame::strings_required;
 use crate::results::store::read_table;
@@ -66,14 +67,20 @@ pub fn find(roots: &[PathBuf], pool: bool) -> Result<Vec<Experiment>> {
     Ok(out)
 }
 
-/// The models under `root`, each run by one grid (else refused: its cells would mix grids).
-fn models(root: &Path) -> Result<Vec<String>> {
-    let Some(runs) = read_table(root, "runs")? else {
-        bail!(
+/// Every runs row under `root`, or the error that names what was expected.
+pub(super) fn runs_table(root: &Path) -> Result<DataFrame> {
+    match read_table(root, "runs")? {
+        Some(runs) => Ok(runs),
+        None => bail!(
             "no results under {} (expected runs/*.parquet)",
             root.display()
-        )
-    };
+        ),
+    }
+}
+
+/// The models under `root`, each run by one grid (else refused: its cells would mix grids).
+fn models(root: &Path) -> Result<Vec<String>> {
+    let runs = runs_table(root)?;
     let (grids, models) = (
         strings_required(&runs, "grid")?,
         strings_required(&runs, "model")?,

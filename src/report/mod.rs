@@ -54,8 +54,12 @@ pub fn build_with(results: &Path, out: &Path, opts: ReportOptions) -> Result<Rep
 /// per model side by side and says where the models disagree.
 pub fn build_many(roots: &[PathBuf], out: &Path, opts: ReportOptions) -> Result<ReportSummary> {
     let experiments = experiment::find(roots, opts.mix_experiments)?;
+    let pilot = match &opts.pilot {
+        Some(p) => Some(data::Results::load(p, false)?),
+        None => None,
+    };
     if let [one] = experiments.as_slice() {
-        let b = build_one(one, out, &opts)?;
+        let b = build_one(one, out, pilot.as_ref())?;
         return Ok(ReportSummary {
             runs: b.runs,
             files: b.files,
@@ -64,7 +68,7 @@ pub fn build_many(roots: &[PathBuf], out: &Path, opts: ReportOptions) -> Result<
     }
     let mut built = Vec::new();
     for e in &experiments {
-        built.push(build_one(e, &out.join(e.folder()), &opts)?);
+        built.push(build_one(e, &out.join(e.folder()), pilot.as_ref())?);
     }
     let md = markdown::models::render(&built);
     std::fs::write(out.join("REPORT.md"), md)
@@ -84,11 +88,11 @@ pub fn build_many(roots: &[PathBuf], out: &Path, opts: ReportOptions) -> Result<
     Ok(summary)
 }
 
-/// One experiment's report into `out`.
+/// One experiment's report into `out`; `pilot`: the learning-rate pilot's runs, if given.
 fn build_one(
     e: &Experiment,
     out: &Path,
-    opts: &ReportOptions,
+    pilot: Option<&data::Results>,
 ) -> Result<markdown::models::ModelReport> {
     let all = data::Results::load_only(e, None)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
@@ -123,14 +127,9 @@ fn build_one(
     let mut files = charts::draw_all(&data, &all, &picks, out)?;
     let claims = claims::judge(&data, &all);
     // A pilot's picks belong to the model it tuned.
-    let tuning = match &opts.pilot {
-        Some(p) => {
-            let pilot = data::Results::load(p, false)?;
-            let same = pilot.runs.first().map(|r| &r.model) == data.runs.first().map(|r| &r.model);
-            same.then(|| pilot::summary(&pilot, &data))
-        }
-        None => None,
-    };
+    let tuning = pilot
+        .filter(|p| p.runs.first().map(|r| &r.model) == data.runs.first().map(|r| &r.model))
+        .map(|p| pilot::summary(p, &data));
     let md = markdown::render(&data, &all, &picks, &claims, &files, tuning.as_deref());
     std::fs::write(out.join("REPORT.md"), md)
         .with_context(|| format!("cannot write {}/REPORT.md", out.display()))?;

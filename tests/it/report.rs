@@ -338,18 +338,11 @@ fn paired_arithmetic_lives_in_the_comparison_module() {
 
 /// Rewrite every runs row under `dir` with `edit`, in place (same files, same run ids).
 fn edit_runs(dir: &Path, edit: impl Fn(&mut RunRow)) {
-    use polars::prelude::*;
-    for e in std::fs::read_dir(dir.join("runs")).unwrap().flatten() {
-        let p = e.path();
-        let df = ParquetReader::new(std::fs::File::open(&p).unwrap())
-            .finish()
-            .unwrap();
-        let mut rows = ablate::results::schema::read_runs(&df).unwrap();
-        rows.iter_mut().for_each(&edit);
-        let mut out = ablate::results::schema::runs_frame(&rows).unwrap();
-        ParquetWriter::new(std::fs::File::create(&p).unwrap())
-            .finish(&mut out)
-            .unwrap();
+    let dir = ResultsDir::new(dir);
+    for id in dir.finished().unwrap() {
+        let mut row = dir.read_run(&id).unwrap().unwrap();
+        edit(&mut row);
+        dir.rewrite_run(&row).unwrap();
     }
 }
 

@@ -30,10 +30,7 @@ pub struct ModelReport {
 pub fn render(built: &[ModelReport]) -> String {
     let mut o = String::new();
     let runs: usize = built.iter().map(|b| b.all.runs.len()).sum();
-    let ok: usize = built
-        .iter()
-        .map(|b| b.all.runs.iter().filter(|r| r.status == Status::Ok).count())
-        .sum();
+    let ok: usize = built.iter().map(ok_runs).sum();
     let _ = writeln!(o, "# ablate report: partial fine-tuning, measured\n");
     let _ = writeln!(
         o,
@@ -45,6 +42,10 @@ pub fn render(built: &[ModelReport]) -> String {
     disagreements(&mut o, built);
     charts(&mut o, built);
     o
+}
+
+fn ok_runs(b: &ModelReport) -> usize {
+    b.all.runs.iter().filter(|r| r.status == Status::Ok).count()
 }
 
 fn setup(o: &mut String, built: &[ModelReport]) {
@@ -67,7 +68,7 @@ fn setup(o: &mut String, built: &[ModelReport]) {
             distinct(r, |r| r.model.clone()),
             distinct(r, |r| r.grid.clone()),
             r.len(),
-            r.iter().filter(|r| r.status == Status::Ok).count(),
+            ok_runs(b),
             b.all.datasets.join(", "),
             b.all.strategies.join(", "),
             distinct(r, |r| format!(
