@@ -54,10 +54,11 @@ pub fn build_with(results: &Path, out: &Path, opts: ReportOptions) -> Result<Rep
 /// per model side by side and says where the models disagree.
 pub fn build_many(roots: &[PathBuf], out: &Path, opts: ReportOptions) -> Result<ReportSummary> {
     let experiments = experiment::find(roots, opts.mix_experiments)?;
-    let pilot = match &opts.pilot {
-        Some(p) => Some(data::Results::load(p, false)?),
-        None => None,
-    };
+    let pilot = opts
+        .pilot
+        .as_deref()
+        .map(|p| data::Results::load(p, false))
+        .transpose()?;
     if let [one] = experiments.as_slice() {
         let b = build_one(one, out, pilot.as_ref())?;
         return Ok(ReportSummary {
