@@ -166,7 +166,7 @@ pub fn weaker(a: Verdict, b: Verdict) -> Verdict {
     if rank(a) <= rank(b) { a } else { b }
 }
 
-pub const LATENCY_RULE: &str = "batch-1 forward of a 128-token prompt, latency ratio to the base model paired by interleaved repeat, 95% t interval over repeats: supported if partial fine-tuning's ratio interval lies within [0.98, 1.02] and unmerged LoRA's lies above 1; partly if only one holds; not supported if neither; cannot be judged with fewer than 3 repeats";
+pub const LATENCY_RULE: &str = "batch-1 forward of a 128-token prompt, latency ratio to the base model paired by interleaved repeat, 95% t interval over the repeats of the latest latency session (sessions on other hosts are not pooled): supported if partial fine-tuning's ratio interval lies within [0.98, 1.02] and unmerged LoRA's lies above 1; partly if only one holds; not supported if neither; cannot be judged with fewer than 3 repeats";
 
 pub fn latency(partial: Option<&Interval>, lora_unmerged: Option<&Interval>) -> Verdict {
     let (Some(p), Some(l)) = (partial, lora_unmerged) else {

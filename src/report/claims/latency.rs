@@ -11,27 +11,29 @@ use crate::report::stats::{Interval, t_interval};
 /// The measure the rule reads.
 pub const RULE_MEASURE: &str = "forward_1x128";
 
-/// The latest latency session (ids begin with their UTC time): sessions on other hosts or
-/// thread counts are not pooled.
-fn latest(data: &Results) -> Option<&str> {
-    data.evidence
+/// Latency sessions, oldest first (ids begin with their UTC time).
+fn sessions(data: &Results) -> Vec<&str> {
+    let mut v: Vec<&str> = data
+        .evidence
         .latency
         .iter()
         .map(|r| r.latency_id.as_str())
-        .max()
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
-/// Per repeat of the latest session, `variant`'s seconds over the base model's on `measure`.
-pub fn ratios(data: &Results, variant: &str, measure: &str) -> Vec<f64> {
-    let session = latest(data);
-    let mut by: BTreeMap<(String, u64), (Option<f64>, Option<f64>)> = BTreeMap::new();
+/// Per repeat of `session`, `variant`'s seconds over the base model's on `measure`.
+fn ratios_in(data: &Results, session: &str, variant: &str, measure: &str) -> Vec<f64> {
+    let mut by: BTreeMap<u64, (Option<f64>, Option<f64>)> = BTreeMap::new();
     for r in data
         .evidence
         .latency
         .iter()
-        .filter(|r| r.measure == measure && Some(r.latency_id.as_str()) == session)
+        .filter(|r| r.measure == measure && r.latency_id == session)
     {
-        let e = by.entry((r.latency_id.clone(), r.repeat)).or_default();
+        let e = by.entry(r.repeat).or_default();
         if r.variant == "base" {
             e.0 = Some(r.seconds);
         } else if r.variant == variant {
@@ -41,6 +43,25 @@ pub fn ratios(data: &Results, variant: &str, measure: &str) -> Vec<f64> {
     by.values()
         .filter_map(|(b, v)| Some(v.as_ref()? / b.as_ref()?))
         .collect()
+}
+
+/// Per repeat of the latest session, `variant`'s seconds over the base model's on `measure`:
+/// the rule reads one session, because sessions on other hosts or thread counts are not pooled.
+pub fn ratios(data: &Results, variant: &str, measure: &str) -> Vec<f64> {
+    sessions(data)
+        .last()
+        .map_or_else(Vec::new, |s| ratios_in(data, s, variant, measure))
+}
+
+/// The host and threads of `session`.
+fn host(data: &Results, session: &str) -> String {
+    data.evidence
+        .latency
+        .iter()
+        .find(|r| r.latency_id == session)
+        .map_or(String::new(), |r| {
+            format!("{}, {} threads", r.cpu_model, r.threads)
+        })
 }
 
 fn show(i: Option<&Interval>, v: &[f64]) -> String {
@@ -76,19 +97,34 @@ pub(super) fn latency(data: &Results) -> Claim {
             show(l.as_ref(), &lv)
         )
     };
-    let cpu = data
-        .evidence
-        .latency
+    let all = sessions(data);
+    let cpu = all
+        .last()
+        .map_or(String::new(), |s| format!("session {s}, {}", host(data, s)));
+    // Earlier sessions stay visible beside the verdict (hosts differ), neither pooled nor judged.
+    let earlier: Vec<String> = all[..all.len().saturating_sub(1)]
         .iter()
-        .find(|r| Some(r.latency_id.as_str()) == latest(data))
-        .map_or(String::new(), |r| {
+        .map(|s| {
+            let p = ratios_in(data, s, "partial", RULE_MEASURE);
+            let l = ratios_in(data, s, "lora", RULE_MEASURE);
             format!(
-                "session {}, {}, {} threads",
-                r.latency_id, r.cpu_model, r.threads
+                "session {s} ({}): partial {}, LoRA unmerged {}",
+                host(data, s),
+                show(t_interval(&p).as_ref(), &p),
+                show(t_interval(&l).as_ref(), &l)
             )
-        });
+        })
+        .collect();
+    let earlier = if earlier.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ". Earlier sessions, not pooled or judged: {}",
+            earlier.join("; ")
+        )
+    };
     let measured = format!(
-        "latency over the base model's, batch-1 forward of 128 tokens: partial {}; LoRA unmerged {}; LoRA merged {}. Beside it, one generated token after 128 (generation recomputes the prefix: no KV cache): {}; 4 x 128 forward: {} ({cpu})",
+        "latency over the base model's, batch-1 forward of 128 tokens: partial {}; LoRA unmerged {}; LoRA merged {}. Beside it, one generated token after 128 (generation recomputes the prefix: no KV cache): {}; 4 x 128 forward: {} ({cpu}){earlier}",
         show(partial.as_ref(), &pv),
         show(lora.as_ref(), &lv),
         show(merged.as_ref(), &mv),
@@ -157,5 +193,43 @@ mod tests {
             Verdict::CannotBeJudged,
             "two repeats"
         );
+    }
+
+    /// The rule reads the latest session only; an earlier one (another host) is shown beside
+    /// the verdict and moves nothing.
+    #[test]
+    fn earlier_sessions_are_shown_but_not_pooled() {
+        let mut data = Results::default();
+        for rep in 0..5 {
+            let d = 1.0 + 0.01 * rep as f64;
+            data.evidence.latency.extend([
+                row("base", rep, 0.100 * d),
+                row("partial", rep, 0.1001 * d),
+                row("lora", rep, 0.107 * d),
+            ]);
+            for (v, secs) in [("base", 0.2), ("partial", 0.3), ("lora", 0.3)] {
+                data.evidence.latency.push(LatencyRow {
+                    latency_id: "k".into(),
+                    ..row(v, rep, secs * d)
+                });
+            }
+        }
+        let c = latency(&data);
+        assert_eq!(c.verdict, Verdict::Supported, "{}", c.measured);
+        assert!(c.measured.contains("session l,"), "{}", c.measured);
+        assert!(
+            c.measured
+                .contains("Earlier sessions, not pooled or judged: session k ("),
+            "{}",
+            c.measured
+        );
+        assert!(
+            c.measured.contains("partial 1.500 [1.500, 1.500]"),
+            "{}",
+            c.measured
+        );
+        // Alone, the earlier session's 1.5 would fail the partial half.
+        data.evidence.latency.retain(|r| r.latency_id == "k");
+        assert_eq!(latency(&data).verdict, Verdict::Partly);
     }
 }
