@@ -13,6 +13,7 @@ use super::config::{ArchConfig, AttentionKind, Gemma3Config};
 use super::weights::WeightSet;
 use crate::nn::add::add;
 use crate::nn::attention::{AttentionSpec, attention};
+use crate::nn::glu::{GateActivation, glu_then};
 use crate::nn::rope::RotaryTables;
 use crate::nn::{Linear, Param, RmsNorm};
 
@@ -146,8 +147,8 @@ impl Block {
         let x = add(x, &self.post_attention_layernorm.forward(&a)?)?;
         let h = self.pre_feedforward_layernorm.forward(&x)?;
         // GeGLU: gelu_pytorch_tanh is the tanh approximation, which is candle's `gelu`.
-        let m = (self.gate_proj.forward(&h)?.gelu()? * self.up_proj.forward(&h)?)?;
-        let m = self.down_proj.forward(&m)?;
+        let (gate, up) = (self.gate_proj.forward(&h)?, self.up_proj.forward(&h)?);
+        let m = glu_then(&gate, &up, &self.down_proj, GateActivation::GeluTanh)?;
         add(&x, &self.post_feedforward_layernorm.forward(&m)?)
     }
 

@@ -9,8 +9,8 @@ use super::config::{ArchConfig, LlamaConfig};
 use super::weights::WeightSet;
 use crate::nn::add::add;
 use crate::nn::attention::{AttentionSpec, attention};
+use crate::nn::glu::{GateActivation, glu_then};
 use crate::nn::rope::RotaryTables;
-use crate::nn::swiglu::swiglu_then;
 use crate::nn::{Linear, Param, RmsNorm};
 
 pub struct Llama {
@@ -121,7 +121,10 @@ impl Block {
         )?;
         let h = self.post_attention_layernorm.forward(&x)?;
         let (gate, up) = (self.gate_proj.forward(&h)?, self.up_proj.forward(&h)?);
-        add(&x, &swiglu_then(&gate, &up, &self.down_proj)?)
+        add(
+            &x,
+            &glu_then(&gate, &up, &self.down_proj, GateActivation::Silu)?,
+        )
     }
 
     fn params(&self) -> Vec<&Param> {

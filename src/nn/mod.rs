@@ -10,6 +10,7 @@ pub mod attention;
 pub mod counters;
 pub(crate) mod cpu_gemm;
 pub mod cross_entropy;
+pub mod glu;
 pub mod linear;
 pub mod linear_cross_entropy;
 pub(crate) mod linear_ops;
@@ -21,7 +22,6 @@ pub mod rope;
 mod simd;
 pub mod slices;
 pub mod softmax;
-pub mod swiglu;
 
 pub use linear::Linear;
 pub use lora::Lora;

@@ -4,10 +4,10 @@
 use crate::common::max_abs_diff;
 use ablate::nn::attention::{AttentionSpec, attention, attention_composed};
 use ablate::nn::counters::{backward_matmuls, fused_adapters, fused_attentions, fused_projections};
+use ablate::nn::glu::{GateActivation, glu, glu_composed, glu_then};
 use ablate::nn::norm::{layer_norm_composed, layer_norm_fused, rms_norm_composed, rms_norm_fused};
 use ablate::nn::rope::{RotaryTables, rope_composed, rope_fused};
 use ablate::nn::softmax::{causal_softmax, causal_softmax_composed};
-use ablate::nn::swiglu::{swiglu, swiglu_composed, swiglu_then};
 use ablate::nn::{Linear, Lora, Param};
 use candle_core::{DType, Device, Tensor, Var};
 
@@ -268,31 +268,52 @@ fn frozen_linear_computes_no_weight_gradient() {
     assert!(grads.get(x.as_tensor()).is_some());
 }
 
+const ACTIVATIONS: [GateActivation; 2] = [GateActivation::Silu, GateActivation::GeluTanh];
+
 #[test]
-fn swiglu_fused_equals_composed() {
+fn glu_fused_equals_composed() {
     // 45,000 elements: several parallel chunks, the last one partial.
     let (g, u) = (randn(&[3, 5, 3000], 11), randn(&[3, 5, 3000], 12));
-    let g = (g * 4.0).unwrap(); // silu's curved part and both tails
-    assert_same(
-        "swiglu",
-        &|t| swiglu(&t[0], &t[1]).unwrap(),
-        &|t| swiglu_composed(&t[0], &t[1]).unwrap(),
-        &[g, u],
-    );
+    let g = (g * 4.0).unwrap(); // the activation's curved part and both tails
+    for act in ACTIVATIONS {
+        assert_same(
+            &format!("{act:?}"),
+            &|t| glu(&t[0], &t[1], act).unwrap(),
+            &|t| glu_composed(&t[0], &t[1], act).unwrap(),
+            &[g.clone(), u.clone()],
+        );
+    }
 }
 
-/// A frozen down projection applied inside the SwiGLU op (so that the SwiGLU output is not kept
-/// for backward) agrees with SwiGLU followed by the projection, in value and in the gradients of
+/// GeGLU's gate gradient is GELU's exact derivative (PyTorch's form), checked against a central
+/// difference in f64 at points across the curve.
+#[test]
+fn geglu_gate_gradient_matches_a_finite_difference() {
+    let gelu =
+        |x: f64| 0.5 * x * (1.0 + (0.797_884_560_802_865_4 * (x + 0.044_715 * x * x * x)).tanh());
+    let xs: Vec<f32> = (-40..=40).map(|i| i as f32 * 0.125).collect();
+    let n = xs.len();
+    let g = Var::from_tensor(&Tensor::from_vec(xs.clone(), n, &Device::Cpu).unwrap()).unwrap();
+    let u = Tensor::ones(n, DType::F32, &Device::Cpu).unwrap();
+    let y = glu(g.as_tensor(), &u, GateActivation::GeluTanh).unwrap();
+    let grads = y.sum_all().unwrap().backward().unwrap();
+    let dg: Vec<f32> = grads.get(g.as_tensor()).unwrap().to_vec1().unwrap();
+    for (x, d) in xs.iter().zip(dg) {
+        let (x, h) = (f64::from(*x), 1e-4);
+        let want = (gelu(x + h) - gelu(x - h)) / (2.0 * h);
+        assert!(
+            (f64::from(d) - want).abs() < 2e-6,
+            "at {x}: {d} against {want}"
+        );
+    }
+}
+
+/// A frozen down projection applied inside the GLU op (so that the GLU output is not kept for
+/// backward) agrees with the GLU followed by the projection, in value and in the gradients of
 /// gate and up; a projection that trains, or has a bias, runs as a layer of its own.
 #[test]
-fn swiglu_into_a_frozen_down_projection_equals_the_pair() {
+fn glu_into_a_frozen_down_projection_equals_the_pair() {
     let w = randn(&[7, 64], 13);
-    let pair = |t: &[Tensor]| {
-        swiglu_composed(&t[0], &t[1])
-            .unwrap()
-            .broadcast_matmul(&w.t().unwrap())
-            .unwrap()
-    };
     let inputs = [
         (randn(&[3, 5, 64], 14) * 4.0).unwrap(),
         randn(&[3, 5, 64], 15),
@@ -306,20 +327,32 @@ fn swiglu_into_a_frozen_down_projection_equals_the_pair() {
             Tensor::zeros(7, DType::F32, &Device::Cpu).unwrap(),
         )),
     );
-    for (name, down, fused) in [
-        ("frozen", &frozen, true),
-        ("trainable", &trainable, false),
-        ("biased", &biased, false),
-    ] {
-        let before = fused_projections();
-        assert_same(
-            name,
-            &|t| swiglu_then(&t[0], &t[1], down).unwrap(),
-            &pair,
-            &inputs,
-        );
-        // assert_same runs the op once.
-        assert_eq!(fused_projections() - before, usize::from(fused), "{name}");
+    for act in ACTIVATIONS {
+        let pair = |t: &[Tensor]| {
+            glu_composed(&t[0], &t[1], act)
+                .unwrap()
+                .broadcast_matmul(&w.t().unwrap())
+                .unwrap()
+        };
+        for (name, down, fused) in [
+            ("frozen", &frozen, true),
+            ("trainable", &trainable, false),
+            ("biased", &biased, false),
+        ] {
+            let before = fused_projections();
+            assert_same(
+                &format!("{act:?} {name}"),
+                &|t| glu_then(&t[0], &t[1], down, act).unwrap(),
+                &pair,
+                &inputs,
+            );
+            // assert_same runs the op once.
+            assert_eq!(
+                fused_projections() - before,
+                usize::from(fused),
+                "{act:?} {name}"
+            );
+        }
     }
 }
 
