@@ -68,11 +68,9 @@ pub fn glu_composed(gate: &Tensor, up: &Tensor, act: GateActivation) -> Result<T
 const GELU_C: f32 = 0.797_884_6;
 const GELU_A: f32 = 0.044_715;
 
-/// GELU (tanh approximation) as candle's `gelu` writes it, so that the fused forward equals it.
-#[inline]
-fn gelu_tanh(g: f32) -> (f32, f32) {
-    let t = (GELU_C * g * (1.0 + GELU_A * g * g)).tanh();
-    (0.5 * g * (1.0 + t), t)
+/// `s[i] = sigmoid(2 c (g + a g^3))`, so that gelu(g) = g s = g (1 + tanh(c (g + a g^3))) / 2.
+fn gelu_sigmoid(g: &[f32], s: &mut [f32]) {
+    simd::sigmoid_of_cubic(g, 2.0 * GELU_C, GELU_A, s);
 }
 
 struct Glu {
@@ -109,8 +107,9 @@ impl CustomOp2 for Glu {
                     }
                 }
                 GateActivation::GeluTanh => {
+                    gelu_sigmoid(g, o);
                     for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
-                        *o = gelu_tanh(g).0 * u;
+                        *o *= g * u;
                     }
                 }
             }
@@ -156,18 +155,16 @@ impl CustomOp2 for Glu {
                                 dg[i] = d[i] * u[i] * s * (1.0 + g[i] * (1.0 - s));
                             }
                         }
-                        // gelu(g) = g (1 + t) / 2 with t = tanh(c (g + a g^3)):
-                        // d/dg = (1 + t) / 2 + g (1 - t^2) c (1 + 3 a g^2) / 2; d/du = gelu(g).
+                        // gelu(g) = g s, s = sigmoid(2u), u = c (g + a g^3): g (1 + tanh u) / 2.
+                        // d/dg = s + 2 g s (1 - s) du/dg: PyTorch's derivative, as
+                        // 1 + tanh u = 2 s and 1 - tanh^2 u = 4 s (1 - s); d/du = gelu(g).
                         GateActivation::GeluTanh => {
+                            gelu_sigmoid(g, du);
                             for i in 0..g.len() {
-                                let (x, (y, t)) = (g[i], gelu_tanh(g[i]));
-                                let dy = 0.5 * (1.0 + t)
-                                    + 0.5
-                                        * x
-                                        * (1.0 - t * t)
-                                        * GELU_C
-                                        * (1.0 + 3.0 * GELU_A * x * x);
-                                du[i] = d[i] * y;
+                                let (x, s) = (g[i], du[i]);
+                                let du_dx = GELU_C * (1.0 + 3.0 * GELU_A * x * x);
+                                let dy = s + 2.0 * x * s * (1.0 - s) * du_dx;
+                                du[i] = d[i] * x * s;
                                 dg[i] = d[i] * u[i] * dy;
                             }
                         }
