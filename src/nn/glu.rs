@@ -68,9 +68,32 @@ pub fn glu_composed(gate: &Tensor, up: &Tensor, act: GateActivation) -> Result<T
 const GELU_C: f32 = 0.797_884_6;
 const GELU_A: f32 = 0.044_715;
 
-/// `s[i] = sigmoid(2 c (g + a g^3))`, so that gelu(g) = g s = g (1 + tanh(c (g + a g^3))) / 2.
-fn gelu_sigmoid(g: &[f32], s: &mut [f32]) {
-    simd::sigmoid_of_cubic(g, 2.0 * GELU_C, GELU_A, s);
+/// Both activations are `g s` with s = sigmoid(z(g)): SiLU's z = g; GELU's z = 2 c (g + a g^3),
+/// as g (1 + tanh(c (g + a g^3))) / 2 = g sigmoid(2 c (g + a g^3)).
+impl GateActivation {
+    /// `s[i] = sigmoid(z(g[i]))`.
+    fn sigmoid(self, g: &[f32], s: &mut [f32]) {
+        match self {
+            Self::Silu => simd::sigmoid(g, s),
+            Self::GeluTanh => simd::sigmoid_of_cubic(g, 2.0 * GELU_C, GELU_A, s),
+        }
+    }
+}
+
+/// The gradients of `g s * u` with s = sigmoid(z(g)), given in `du` on entry:
+/// d/dg = s (1 + g (1 - s) z'(g)), d/du = g s.
+#[inline(always)]
+fn gate_grads(
+    (g, u, d): (&[f32], &[f32], &[f32]),
+    dg: &mut [f32],
+    du: &mut [f32],
+    dz: impl Fn(f32) -> f32,
+) {
+    for i in 0..g.len() {
+        let (x, s) = (g[i], du[i]);
+        du[i] = d[i] * x * s;
+        dg[i] = d[i] * u[i] * s * (1.0 + x * (1.0 - s) * dz(x));
+    }
 }
 
 struct Glu {
@@ -99,19 +122,9 @@ impl CustomOp2 for Glu {
         let act = self.act;
         let (out, _) = par_fill(g.len(), CHUNK, |i, o| {
             let (g, u) = (&g[i * CHUNK..][..o.len()], &u[i * CHUNK..][..o.len()]);
-            match act {
-                GateActivation::Silu => {
-                    simd::sigmoid(g, o);
-                    for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
-                        *o *= g * u;
-                    }
-                }
-                GateActivation::GeluTanh => {
-                    gelu_sigmoid(g, o);
-                    for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
-                        *o *= g * u;
-                    }
-                }
+            act.sigmoid(g, o);
+            for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
+                *o *= g * u;
             }
         });
         let hidden = CpuStorage::F32(out);
@@ -145,29 +158,12 @@ impl CustomOp2 for Glu {
                 |c, dg, du| {
                     let r = c * CHUNK..c * CHUNK + dg.len();
                     let (g, u, d) = (&g[r.clone()], &u[r.clone()], &d[r]);
+                    act.sigmoid(g, du);
                     match act {
-                        // d/dg silu(g) = s(g) (1 + g (1 - s(g))); d/du = silu(g).
-                        GateActivation::Silu => {
-                            simd::sigmoid(g, du);
-                            for i in 0..g.len() {
-                                let s = du[i];
-                                du[i] = d[i] * g[i] * s;
-                                dg[i] = d[i] * u[i] * s * (1.0 + g[i] * (1.0 - s));
-                            }
-                        }
-                        // gelu(g) = g s, s = sigmoid(2u), u = c (g + a g^3): g (1 + tanh u) / 2.
-                        // d/dg = s + 2 g s (1 - s) du/dg: PyTorch's derivative, as
-                        // 1 + tanh u = 2 s and 1 - tanh^2 u = 4 s (1 - s); d/du = gelu(g).
-                        GateActivation::GeluTanh => {
-                            gelu_sigmoid(g, du);
-                            for i in 0..g.len() {
-                                let (x, s) = (g[i], du[i]);
-                                let du_dx = GELU_C * (1.0 + 3.0 * GELU_A * x * x);
-                                let dy = s + 2.0 * x * s * (1.0 - s) * du_dx;
-                                du[i] = d[i] * x * s;
-                                dg[i] = d[i] * u[i] * dy;
-                            }
-                        }
+                        GateActivation::Silu => gate_grads((g, u, d), dg, du, |_| 1.0),
+                        GateActivation::GeluTanh => gate_grads((g, u, d), dg, du, |x| {
+                            2.0 * GELU_C * (1.0 + 3.0 * GELU_A * x * x)
+                        }),
                     }
                 },
             ))

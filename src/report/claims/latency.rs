@@ -45,14 +45,6 @@ fn ratios_in(data: &Results, session: &str, variant: &str, measure: &str) -> Vec
         .collect()
 }
 
-/// Per repeat of the latest session, `variant`'s seconds over the base model's on `measure`:
-/// the rule reads one session, because sessions on other hosts or thread counts are not pooled.
-pub fn ratios(data: &Results, variant: &str, measure: &str) -> Vec<f64> {
-    sessions(data)
-        .last()
-        .map_or_else(Vec::new, |s| ratios_in(data, s, variant, measure))
-}
-
 /// The host and threads of `session`.
 fn host(data: &Results, session: &str) -> String {
     data.evidence
@@ -73,45 +65,41 @@ fn show(i: Option<&Interval>, v: &[f64]) -> String {
 
 pub(super) fn latency(data: &Results) -> Claim {
     let c = "7. Partial fine-tuning adds no inference latency, unlike LoRA (unmerged).";
-    if data.evidence.latency.is_empty() {
+    // The rule reads the latest session: sessions on other hosts or thread counts are not pooled.
+    let all = sessions(data);
+    let Some((&latest, earlier)) = all.split_last() else {
         return claim(
             c,
             rules::LATENCY_RULE,
             "no latency rows (`ablate bench --latency --results DIR`)".into(),
             rules::Verdict::CannotBeJudged,
         );
-    }
-    let read = |variant: &str, measure: &str| {
-        let v = ratios(data, variant, measure);
+    };
+    let read = |session: &str, variant: &str, measure: &str| {
+        let v = ratios_in(data, session, variant, measure);
         (t_interval(&v), v)
     };
-    let (partial, pv) = read("partial", RULE_MEASURE);
-    let (lora, lv) = read("lora", RULE_MEASURE);
-    let (merged, mv) = read("lora_merged", RULE_MEASURE);
-    let beside = |measure: &str| {
-        let (p, pv) = read("partial", measure);
-        let (l, lv) = read("lora", measure);
+    let shown = |session: &str, variant: &str, measure: &str| {
+        let (i, v) = read(session, variant, measure);
+        show(i.as_ref(), &v)
+    };
+    let partial_and_lora = |session: &str, measure: &str| {
         format!(
             "partial {}, LoRA unmerged {}",
-            show(p.as_ref(), &pv),
-            show(l.as_ref(), &lv)
+            shown(session, "partial", measure),
+            shown(session, "lora", measure)
         )
     };
-    let all = sessions(data);
-    let cpu = all
-        .last()
-        .map_or(String::new(), |s| format!("session {s}, {}", host(data, s)));
+    let (partial, pv) = read(latest, "partial", RULE_MEASURE);
+    let (lora, lv) = read(latest, "lora", RULE_MEASURE);
     // Earlier sessions stay visible beside the verdict (hosts differ), neither pooled nor judged.
-    let earlier: Vec<String> = all[..all.len().saturating_sub(1)]
+    let earlier: Vec<String> = earlier
         .iter()
         .map(|s| {
-            let p = ratios_in(data, s, "partial", RULE_MEASURE);
-            let l = ratios_in(data, s, "lora", RULE_MEASURE);
             format!(
-                "session {s} ({}): partial {}, LoRA unmerged {}",
+                "session {s} ({}): {}",
                 host(data, s),
-                show(t_interval(&p).as_ref(), &p),
-                show(t_interval(&l).as_ref(), &l)
+                partial_and_lora(s, RULE_MEASURE)
             )
         })
         .collect();
@@ -124,12 +112,13 @@ pub(super) fn latency(data: &Results) -> Claim {
         )
     };
     let measured = format!(
-        "latency over the base model's, batch-1 forward of 128 tokens: partial {}; LoRA unmerged {}; LoRA merged {}. Beside it, one generated token after 128 (generation recomputes the prefix: no KV cache): {}; 4 x 128 forward: {} ({cpu}){earlier}",
+        "latency over the base model's, batch-1 forward of 128 tokens: partial {}; LoRA unmerged {}; LoRA merged {}. Beside it, one generated token after 128 (generation recomputes the prefix: no KV cache): {}; 4 x 128 forward: {} (session {latest}, {}){earlier}",
         show(partial.as_ref(), &pv),
         show(lora.as_ref(), &lv),
-        show(merged.as_ref(), &mv),
-        beside("token_1x128"),
-        beside("forward_4x128"),
+        shown(latest, "lora_merged", RULE_MEASURE),
+        partial_and_lora(latest, "token_1x128"),
+        partial_and_lora(latest, "forward_4x128"),
+        host(data, latest),
     );
     claim(
         c,
@@ -168,7 +157,7 @@ mod tests {
                 row("lora_merged", rep, 0.0999 * drift),
             ]);
         }
-        let r = ratios(&data, "lora", RULE_MEASURE);
+        let r = ratios_in(&data, "l", "lora", RULE_MEASURE);
         assert_eq!(r.len(), 5);
         assert!(
             r.iter().all(|x| (x - 1.08).abs() < 1e-9),
