@@ -10,7 +10,7 @@ use clap::Args;
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// Alias (smollm2-135m), HF folder, .gguf file or hub id.
+    /// Known name (smollm2-135m, gemma3-270m), HF folder, .gguf file or hub id (see `ablate run --help`).
     #[arg(long, default_value = "smollm2-135m")]
     model: String,
     /// Dataset name from the catalog, or a text file / folder; repeatable.

@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a grid (models x datasets x strategies x seeds); results go to Parquet.
-    #[command(after_help = ablate::models::spec::RULE)]
+    #[command(after_help = ablate::models::spec::rule())]
     Run(run::RunArgs),
     /// Run one grid run handed over on stdin (used by `run`, one process per run).
     #[command(hide = true)]

@@ -1,5 +1,5 @@
 //! A model reference, as written in a grid or on the command line, and the one rule that maps it
-//! to a model (the README's model table and `ablate run --help` state it; [`RULE`] is the text):
+//! to a model (the README's model table and `ablate run --help` state it; [`rule`] gives the text):
 //! a known name always means the known model; otherwise an existing local path (relative to the
 //! working directory on the command line, to the grid file inside a grid) means that folder or
 //! file; otherwise `owner/name` is a hub id. `./` (or `../`, `/`) forces a local path.
@@ -13,14 +13,28 @@ use super::weights::ParamPlan;
 use super::{ArchConfig, Checkpoint, Model, fetch, gguf, hf, hub, random};
 use crate::config::datasets::file_name;
 
-/// The rule in words, for `--help`.
-pub const RULE: &str = "A model reference is resolved in this order: (1) a known name (smollm2-135m, smollm2) always \
+/// The rule in words, for `--help`; the known names come from the one list of known models.
+pub fn rule() -> String {
+    let known = fetch::KNOWN
+        .iter()
+        .map(|k| {
+            std::iter::once(k.alias)
+                .chain(k.also.iter().copied())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "A model reference is resolved in this order: (1) a known name ({known}) always \
 means the known model, fetched offline on first use; (2) otherwise an existing local path, relative to \
 the working directory on the command line and to the grid file inside a grid, means that Hugging Face \
 folder or .gguf file; a reference starting with ./ ../ or / is always a local path, so `./smollm2-135m` \
 names a folder of that name; (3) otherwise owner/name is a hub id (needs internet). random:REF gives \
 REF's architecture with random weights. Where a known name also exists as a local folder, a one-line \
-note says which was taken.";
+note says which was taken."
+    )
+}
 
 /// A resolved reference, with a note when the rule passed over a local path of the same name.
 #[derive(Debug)]

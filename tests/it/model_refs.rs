@@ -265,3 +265,29 @@ fn the_paper_grid_is_finished_in_the_committed_results() {
     );
     assert_eq!(stdout.matches("  done").count(), 30, "{stdout}");
 }
+
+/// `ablate run --help` and the README's rule name every known model by every name it answers to,
+/// from the one list of known models (the help once listed only SmolLM2's names).
+#[test]
+fn the_rule_as_stated_names_every_known_model() {
+    let help = Command::new(env!("CARGO_BIN_EXE_ablate"))
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let help = String::from_utf8_lossy(&help.stdout).replace(char::is_whitespace, "");
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let readme_rule = readme
+        .lines()
+        .find(|l| l.starts_with("1. a known name"))
+        .expect("README: the rule's first step");
+    for known in ablate::models::fetch::KNOWN {
+        for name in std::iter::once(&known.alias).chain(known.also) {
+            assert!(help.contains(name), "`ablate run --help` omits `{name}`");
+            assert!(
+                readme_rule.contains(&format!("`{name}`")),
+                "README's rule omits `{name}`"
+            );
+        }
+    }
+}
