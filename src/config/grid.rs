@@ -233,6 +233,19 @@ fn grid_table(path: &Path, depth: usize) -> Result<toml::Table> {
 impl Grid {
     pub fn load(path: &Path) -> Result<Self> {
         let table: toml::Table = read_toml(path)?;
+        let missing: Vec<&str> = ["models", "datasets", "strategies"]
+            .into_iter()
+            .filter(|k| !table.contains_key(*k))
+            .collect();
+        if !table.contains_key("base") && !missing.is_empty() {
+            bail!(
+                "{}: not a grid by itself: no `{}` and no `base` (a grid names its models, datasets and \
+strategies, or inherits them through `base = \"FILE\"`; a file of shared settings runs through a part \
+that names it as its base)",
+                path.display(),
+                missing.join("`, `")
+            );
+        }
         // A file without a base parses straight from its text, so errors keep line and column.
         let raw: RawGrid = if table.contains_key("base") {
             toml::Value::Table(grid_table(path, 0)?)

@@ -384,3 +384,31 @@ fn eval_blocks_beyond_the_split_is_an_error() {
         "{msg}"
     );
 }
+
+/// The committed base and probe files are not grids: running one says so and how they are used,
+/// instead of a serde complaint about the first missing field.
+#[test]
+fn a_file_that_is_not_a_grid_says_so() {
+    use ablate::config::grid::Grid;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (file, missing) in [
+        (
+            "ablations/frontier/base.toml",
+            "no `datasets`, `strategies` and no `base`",
+        ),
+        (
+            "ablations/frontier-gemma3/base.toml",
+            "no `datasets`, `strategies` and no `base`",
+        ),
+        (
+            "ablations/probes/chat.toml",
+            "no `models`, `datasets`, `strategies` and no `base`",
+        ),
+    ] {
+        let msg = err_text(Grid::load(&root.join(file)).unwrap_err());
+        assert!(
+            msg.contains(file) && msg.contains("not a grid by itself") && msg.contains(missing),
+            "{file}: {msg}"
+        );
+    }
+}
