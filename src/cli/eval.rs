@@ -10,8 +10,10 @@ use clap::Args;
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// Known name (smollm2-135m, gemma3-270m), HF folder, .gguf file or hub id (see `ablate run --help`).
-    #[arg(long, default_value = "smollm2-135m")]
+    #[arg(long, default_value = "smollm2-135m", help = format!(
+        "Known name ({}), HF folder, .gguf file or hub id (the rule: `ablate run --help`)",
+        ablate::models::spec::known_names()
+    ))]
     model: String,
     /// Dataset name from the catalog, or a text file / folder; repeatable.
     #[arg(long, required = true)]

@@ -230,10 +230,13 @@ fn grid_table(path: &Path, depth: usize) -> Result<toml::Table> {
     Ok(merged)
 }
 
+/// The lists every grid names, itself or through its base (in `RawGrid`'s order).
+const GRID_LISTS: [&str; 3] = ["models", "datasets", "strategies"];
+
 impl Grid {
     pub fn load(path: &Path) -> Result<Self> {
         let table: toml::Table = read_toml(path)?;
-        let missing: Vec<&str> = ["models", "datasets", "strategies"]
+        let missing: Vec<&str> = GRID_LISTS
             .into_iter()
             .filter(|k| !table.contains_key(*k))
             .collect();
@@ -271,11 +274,11 @@ that names it as its base)",
                     .unwrap_or_else(|| PathBuf::from(super::datasets::DEFAULT_CATALOG_NAME)),
             ),
         )?;
-        for (field, list) in [
-            ("models", &raw.models),
-            ("datasets", &raw.datasets),
-            ("strategies", &raw.strategies),
-        ] {
+        for (field, list) in
+            GRID_LISTS
+                .into_iter()
+                .zip([&raw.models, &raw.datasets, &raw.strategies])
+        {
             if list.is_empty() {
                 bail!("{file}: `{field}` is empty")
             }

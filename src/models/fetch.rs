@@ -156,9 +156,12 @@ fn sha256_file_uncached(path: &Path) -> Result<String> {
 
 impl KnownModel {
     pub fn by_alias(name: &str) -> Option<&'static KnownModel> {
-        KNOWN
-            .iter()
-            .find(|k| k.alias == name || k.also.contains(&name))
+        KNOWN.iter().find(|k| k.names().any(|n| n == name))
+    }
+
+    /// Every name this model answers to, its alias first.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> {
+        std::iter::once(self.alias).chain(self.also.iter().copied())
     }
 
     pub fn aliases() -> Vec<&'static str> {

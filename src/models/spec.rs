@@ -13,18 +13,18 @@ use super::weights::ParamPlan;
 use super::{ArchConfig, Checkpoint, Model, fetch, gguf, hf, hub, random};
 use crate::config::datasets::file_name;
 
-/// The rule in words, for `--help`; the known names come from the one list of known models.
-pub fn rule() -> String {
-    let known = fetch::KNOWN
+/// The known models by every name they answer to, from the one list of known models.
+pub fn known_names() -> String {
+    fetch::KNOWN
         .iter()
-        .map(|k| {
-            std::iter::once(k.alias)
-                .chain(k.also.iter().copied())
-                .collect::<Vec<_>>()
-                .join(" or ")
-        })
+        .map(|k| k.names().collect::<Vec<_>>().join(" or "))
         .collect::<Vec<_>>()
-        .join(", ");
+        .join(", ")
+}
+
+/// The rule in words, for `--help`.
+pub fn rule() -> String {
+    let known = known_names();
     format!(
         "A model reference is resolved in this order: (1) a known name ({known}) always \
 means the known model, fetched offline on first use; (2) otherwise an existing local path, relative to \

@@ -64,8 +64,9 @@ pub fn glu_composed(gate: &Tensor, up: &Tensor, act: GateActivation) -> Result<T
     }
 }
 
-/// sqrt(2 / pi) and the cubic coefficient of GELU's tanh approximation.
-const GELU_C: f32 = 0.797_884_6;
+/// GELU's z(g) = K (g + A g^3): K = 2 sqrt(2 / pi), twice the tanh approximation's scale, and
+/// its cubic coefficient A.
+const GELU_K: f32 = 2.0 * 0.797_884_6;
 const GELU_A: f32 = 0.044_715;
 
 /// Both activations are `g s` with s = sigmoid(z(g)): SiLU's z = g; GELU's z = 2 c (g + a g^3),
@@ -75,7 +76,7 @@ impl GateActivation {
     fn sigmoid(self, g: &[f32], s: &mut [f32]) {
         match self {
             Self::Silu => simd::sigmoid(g, s),
-            Self::GeluTanh => simd::sigmoid_of_cubic(g, 2.0 * GELU_C, GELU_A, s),
+            Self::GeluTanh => simd::sigmoid_of_cubic(g, GELU_K, GELU_A, s),
         }
     }
 }
@@ -161,9 +162,9 @@ impl CustomOp2 for Glu {
                     act.sigmoid(g, du);
                     match act {
                         GateActivation::Silu => gate_grads((g, u, d), dg, du, |_| 1.0),
-                        GateActivation::GeluTanh => gate_grads((g, u, d), dg, du, |x| {
-                            2.0 * GELU_C * (1.0 + 3.0 * GELU_A * x * x)
-                        }),
+                        GateActivation::GeluTanh => {
+                            gate_grads((g, u, d), dg, du, |x| GELU_K * (1.0 + 3.0 * GELU_A * x * x))
+                        }
                     }
                 },
             ))

@@ -282,7 +282,7 @@ fn the_rule_as_stated_names_every_known_model() {
         .find(|l| l.starts_with("1. a known name"))
         .expect("README: the rule's first step");
     for known in ablate::models::fetch::KNOWN {
-        for name in std::iter::once(&known.alias).chain(known.also) {
+        for name in known.names() {
             assert!(help.contains(name), "`ablate run --help` omits `{name}`");
             assert!(
                 readme_rule.contains(&format!("`{name}`")),
